@@ -1,0 +1,92 @@
+"""Storing deployed definitions: one version per distinct content of a process key."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .definitions import compile_bpmn
+from .models import ProcessDefinition
+from .serialization import dump_spec
+
+
+@dataclasses.dataclass
+class Deployment:
+    definition: ProcessDefinition
+    created: bool
+
+
+def content_hash(xml: bytes, dmn: Sequence[bytes] = ()) -> str:
+    digest = hashlib.sha256(xml)
+    for table in dmn:
+        digest.update(b"\0dmn\0" + table)
+    return digest.hexdigest()
+
+
+def deploy(
+    session: Session,
+    xml: bytes | str,
+    *,
+    now: datetime,
+    deployed_by: str | None = None,
+    process_key: str | None = None,
+    dmn: Sequence[bytes] = (),
+    roles: Collection[str] | None = None,
+    form_keys: Collection[str] | None = None,
+) -> Deployment:
+    """Validate and store a diagram. Unchanged content returns the latest version instead of making one."""
+    raw = xml.encode("utf-8") if isinstance(xml, str) else xml
+    compiled = compile_bpmn(raw, process_key=process_key, dmn=dmn, roles=roles, form_keys=form_keys)
+    digest = content_hash(raw, dmn)
+    for _attempt in range(3):
+        latest = session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.key == compiled.process_key)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.content_hash == digest:
+            return Deployment(latest, created=False)
+        definition = ProcessDefinition(
+            key=compiled.process_key,
+            version=(latest.version if latest else 0) + 1,
+            name=compiled.name or compiled.process_key,
+            content_hash=digest,
+            bpmn_xml=raw.decode("utf-8"),
+            spec_json=dump_spec(compiled.spec, compiled.subprocess_specs),
+            user_tasks=[dataclasses.asdict(t) for t in compiled.user_tasks],
+            deployed_at=now,
+            deployed_by=deployed_by,
+        )
+        session.add(definition)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another process deployed the same key at the same moment: take the next number.
+            session.rollback()
+            continue
+        return Deployment(definition, created=True)
+    raise RuntimeError(f"could not allocate a version for {compiled.process_key}")
+
+
+def list_definitions(session: Session) -> list[tuple[ProcessDefinition, int]]:
+    """Every version of every key with its count of running instances."""
+    from .models import InstanceStatus, ProcessInstance
+
+    running = (
+        select(ProcessInstance.definition_id, func.count().label("n"))
+        .where(ProcessInstance.status == InstanceStatus.RUNNING)
+        .group_by(ProcessInstance.definition_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(ProcessDefinition, func.coalesce(running.c.n, 0))
+        .outerjoin(running, running.c.definition_id == ProcessDefinition.id)
+        .order_by(ProcessDefinition.key, ProcessDefinition.version)
+    ).all()
+    return [(d, int(n)) for d, n in rows]

@@ -1,0 +1,263 @@
+"""Engine tables: definitions, instances (one row each), the human-task projection, audit and outbox.
+
+Plain SQLAlchemy so the engine runs without Flask; the web app shares this `Base.metadata` with Flask-SQLAlchemy
+and Alembic.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger ids on PostgreSQL, but SQLite only autoincrements a plain INTEGER primary key.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend; SQLite would otherwise hand back naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware instant")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as the value string (readable in SQL), checked by a constraint only in Python: adding a member must
+    # not need a table rewrite on SQLite.
+    return Enum(cls, native_enum=False, values_callable=lambda e: [m.value for m in e], length=20,
+                validate_strings=True)
+
+
+class StatusEnum(str, enum.Enum):
+    """An enum whose members declare which statuses they may move to."""
+
+    @classmethod
+    def transitions(cls) -> dict[StatusEnum, set[StatusEnum]]:  # pragma: no cover - overridden
+        return {}
+
+    def can_become(self, other: StatusEnum) -> bool:
+        return other in type(self).transitions().get(self, set())
+
+    def to(self, other: StatusEnum) -> StatusEnum:
+        if not self.can_become(other):
+            raise ValueError(f"{type(self).__name__}: {self.value} → {other.value} is not allowed")
+        return other
+
+
+class InstanceStatus(StatusEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+    @classmethod
+    def transitions(cls):
+        return {
+            cls.RUNNING: {cls.COMPLETED, cls.CANCELLED, cls.ERROR},
+            cls.ERROR: {cls.RUNNING, cls.CANCELLED},
+        }
+
+
+class TaskStatus(StatusEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def transitions(cls):
+        return {cls.OPEN: {cls.COMPLETED, cls.CANCELLED}}
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    # The SpiffWorkflow spec, serialized once per version and shared by all instances of it.
+    spec_json: Mapped[str] = mapped_column(Text)
+    user_tasks: Mapped[list] = mapped_column(JSON, default=list)
+    deployed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    deployed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+    __table_args__ = (
+        Index("ix_instances_timer", "status", "next_timer_at"),
+        Index("ix_instances_business_key", "process_key", "business_key"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[InstanceStatus] = mapped_column(_enum(InstanceStatus), default=InstanceStatus.RUNNING)
+    # SpiffWorkflow state without the spec, zlib-compressed JSON.
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    # Optimistic concurrency: every write checks and bumps it (SQLAlchemy version_id_col).
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    waiting: Mapped[list] = mapped_column(JSON, default=list)
+    district: Mapped[str | None] = mapped_column(String(50))
+    street: Mapped[str | None] = mapped_column(String(50))
+    community: Mapped[str | None] = mapped_column(String(50))
+    started_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(Base):
+    """The inbox projection of one ready user task; answers "what is on my desk" without loading state."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_tasks_assignee", "assignee", "status", "due_at"),
+        Index("ix_tasks_group", "role", "status", "district", "street", "due_at"),
+        Index("ix_tasks_overdue", "status", "due_at"),
+        Index("ix_tasks_instance", "instance_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    process_key: Mapped[str] = mapped_column(String(100))
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(50))
+    form_key: Mapped[str | None] = mapped_column(String(100))
+    district: Mapped[str | None] = mapped_column(String(50))
+    street: Mapped[str | None] = mapped_column(String(50))
+    community: Mapped[str | None] = mapped_column(String(50))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus), default=TaskStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    completed_by: Mapped[str | None] = mapped_column(String(100))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    remind_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalate_to: Mapped[str | None] = mapped_column(String(50))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+
+class AuditEntry(Base):
+    """Who did what, when, with which opinion — the case history."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_instance", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    task_id: Mapped[int | None] = mapped_column(IdType)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    element_name: Mapped[str | None] = mapped_column(String(200))
+    opinion: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class OutboxStatus(StatusEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+    @classmethod
+    def transitions(cls):
+        return {cls.PENDING: {cls.DELIVERED, cls.DEAD, cls.PENDING}, cls.DEAD: {cls.PENDING}}
+
+
+class OutboxEvent(Base):
+    """A domain event written in the step's transaction; delivered after commit (DESIGN decision 6)."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    instance_id: Mapped[int | None] = mapped_column(IdType)
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CalendarOverride(Base):
+    """Admin-maintained holidays and make-up workdays for years the calendar library does not cover."""
+
+    __tablename__ = "calendar_overrides"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class ClockState(Base):
+    """The simulated clock's instant, shared by every process of one deployment."""
+
+    __tablename__ = "clock_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    now: Mapped[datetime] = mapped_column(UtcDateTime())

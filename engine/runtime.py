@@ -1,0 +1,570 @@
+"""Load → step → save one process instance, in one transaction (DESIGN decisions 1 and 2).
+
+Every change to an instance goes through `Engine._step`: it locks the instance row, restores the workflow, applies
+one action (start, complete a task, deliver a message, fire timers), lets SpiffWorkflow run engine steps, then
+writes the state, the human-task projection, audit entries and outbox events and commits them together. Any
+exception rolls the whole step back, so a crash never leaves half a step.
+"""
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import clock as clock_module
+from .errors import Conflict, InvalidInput, NotFound, ScriptError, StaleState
+from .models import (
+    AuditEntry,
+    HumanTask,
+    InstanceStatus,
+    OutboxEvent,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskStatus,
+)
+from .serialization import dump_state, load_spec, load_state
+
+log = logging.getLogger(__name__)
+
+
+class Calendar(Protocol):
+    def add_working_days(self, start: datetime, n: int) -> datetime: ...
+
+    def subtract_working_days(self, deadline: datetime, n: int) -> datetime: ...
+
+
+@dataclass
+class StepContext:
+    """What a step knows; BPMN script functions and listeners read it through `current_step()`."""
+
+    engine: Engine
+    session: Session
+    instance: ProcessInstance
+    now: datetime
+    actor: str | None
+    action: str
+    created_tasks: list[HumanTask] = field(default_factory=list)
+    closed_tasks: list[HumanTask] = field(default_factory=list)
+    completed_task: HumanTask | None = None
+    instance_completed: bool = False
+
+    def emit(self, event_type: str, payload: dict) -> OutboxEvent:
+        """Queue an outbox event in this step's transaction."""
+        return self.engine.emit(self.session, event_type, payload, now=self.now, instance=self.instance)
+
+    def audit(self, action: str, **kwargs: Any) -> AuditEntry:
+        entry = AuditEntry(instance_id=self.instance.id, at=self.now, actor=self.actor, action=action, **kwargs)
+        self.session.add(entry)
+        return entry
+
+
+_current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("jiuzhu_step", default=None)
+
+
+def current_step() -> StepContext:
+    ctx = _current.get()
+    if ctx is None:
+        raise RuntimeError("no process step is running")
+    return ctx
+
+
+class Listener(Protocol):
+    """The domain's hook into every step, called before commit inside the step's transaction."""
+
+    def after_step(self, ctx: StepContext, workflow: BpmnWorkflow) -> None: ...
+
+
+@dataclass
+class LoadedSpec:
+    spec: Any
+    subprocess_specs: dict
+    user_tasks: dict[str, dict]
+
+
+class Engine:
+    def __init__(
+        self,
+        session: Callable[[], Session],
+        *,
+        script_engine=None,
+        calendar: Calendar | None = None,
+        listeners: Iterable[Listener] = (),
+        clock: clock_module.Clock | None = None,
+    ):
+        self._session = session
+        self.script_engine = script_engine
+        self.calendar = calendar
+        self.listeners = list(listeners)
+        self._clock = clock
+        self._specs: dict[tuple[int, str], LoadedSpec] = {}
+
+    # -- time ---------------------------------------------------------------------------------------------
+    @property
+    def clock(self) -> clock_module.Clock:
+        return self._clock or clock_module.active()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def session(self) -> Session:
+        return self._session()
+
+    # -- specs --------------------------------------------------------------------------------------------
+    def spec_for(self, definition: ProcessDefinition) -> LoadedSpec:
+        # Keyed by content too: a test database that reuses ids must not get another diagram's spec.
+        cache_key = (definition.id, definition.content_hash)
+        loaded = self._specs.get(cache_key)
+        if loaded is None:
+            spec, subprocess_specs = load_spec(definition.spec_json)
+            user_tasks = {t["element_id"]: t for t in (definition.user_tasks or [])}
+            loaded = self._specs[cache_key] = LoadedSpec(spec, subprocess_specs, user_tasks)
+        return loaded
+
+    def latest_definition(self, process_key: str) -> ProcessDefinition:
+        definition = self.session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.key == process_key)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        ).first()
+        if definition is None:
+            raise NotFound(f"流程 {process_key} 尚未部署")
+        return definition
+
+    # -- public actions -----------------------------------------------------------------------------------
+    def start(
+        self,
+        process_key: str,
+        *,
+        data: Mapping[str, Any] | None = None,
+        business_key: str | None = None,
+        started_by: str | None = None,
+        scope: Mapping[str, str | None] | None = None,
+        version: int | None = None,
+    ) -> ProcessInstance:
+        session = self.session
+        if version is None:
+            definition = self.latest_definition(process_key)
+        else:
+            definition = session.scalars(
+                select(ProcessDefinition).where(
+                    ProcessDefinition.key == process_key, ProcessDefinition.version == version
+                )
+            ).first()
+            if definition is None:
+                raise NotFound(f"流程 {process_key} 没有版本 {version}")
+        loaded = self.spec_for(definition)
+        now = self.now()
+        scope = scope or {}
+        instance = ProcessInstance(
+            definition_id=definition.id,
+            definition=definition,
+            process_key=definition.key,
+            business_key=business_key,
+            status=InstanceStatus.RUNNING,
+            state=b"",
+            district=scope.get("district"),
+            street=scope.get("street"),
+            community=scope.get("community"),
+            started_by=started_by,
+            created_at=now,
+            updated_at=now,
+            waiting=[],
+        )
+        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine)
+        if data:
+            workflow.set_data(**dict(data))
+        with self._transaction(session):
+            session.add(instance)
+            session.flush()  # the id is needed by the projection and by script functions
+            ctx = StepContext(self, session, instance, now, started_by, "start")
+            ctx.audit("process_started", detail={"process_key": definition.key, "version": definition.version})
+            ctx.emit("process.started", {"process_key": definition.key, "version": definition.version})
+            self._run(ctx, workflow, lambda wf: None)
+        return instance
+
+    def complete_task(
+        self,
+        task_id: int,
+        *,
+        actor: str,
+        data: Mapping[str, Any] | None = None,
+        opinion: str | None = None,
+        outcome: str | None = None,
+    ) -> HumanTask:
+        task = self._task_or_404(task_id)
+
+        def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
+            row = ctx.session.get(HumanTask, task_id, populate_existing=True)
+            if row is None or row.status != TaskStatus.OPEN:
+                raise Conflict("该任务已办结或已取消")
+            if row.assignee and row.assignee != actor:
+                raise Conflict(f"该任务已由 {row.assignee} 认领，只有认领人可以办理")
+            spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+            if spiff_task is None or spiff_task.state != TaskState.READY:
+                raise Conflict("该任务已不在待办状态")
+            if data:
+                spiff_task.set_data(**dict(data))
+            spiff_task.run()
+            row.status = row.status.to(TaskStatus.COMPLETED)
+            row.completed_at = ctx.now
+            row.completed_by = actor
+            row.outcome = outcome
+            row.data = dict(data or {})
+            ctx.completed_task = row
+            ctx.audit(
+                "task_completed",
+                task_id=row.id,
+                element_id=row.element_id,
+                element_name=row.name,
+                opinion=opinion,
+                detail={"outcome": outcome} if outcome else None,
+            )
+            ctx.emit("task.completed", {"task_id": row.id, "element_id": row.element_id, "actor": actor,
+                                        "outcome": outcome})
+
+        self._step(task.instance_id, actor, "complete", action)
+        return task
+
+    def send_message(self, instance_id: int, name: str, payload: Any, *, actor: str | None = None) -> None:
+        def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
+            event = BpmnEvent(MessageEventDefinition(name), payload=payload)
+            try:
+                workflow.send_event(event)
+            except WorkflowException as exc:
+                raise Conflict(f"流程实例当前未在等待消息 {name}") from exc
+            ctx.audit("message_received", element_name=name, detail={"name": name})
+
+        self._step(instance_id, actor, "message", action)
+
+    def fire_timers(self, instance_id: int) -> None:
+        def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
+            workflow.refresh_timers()
+
+        self._step(instance_id, "system", "timer", action)
+
+    def claim(self, task_id: int, actor: str) -> HumanTask:
+        # Claiming touches only the projection: a conditional UPDATE makes a concurrent second claim lose.
+        session = self.session
+        now = self.now()
+        with self._transaction(session):
+            result = session.execute(
+                update(HumanTask)
+                .where(HumanTask.id == task_id, HumanTask.status == TaskStatus.OPEN,
+                       HumanTask.assignee.is_(None))
+                .values(assignee=actor, claimed_at=now)
+            )
+            task = session.get(HumanTask, task_id, populate_existing=True)
+            if task is None:
+                raise NotFound("任务不存在")
+            if result.rowcount != 1:
+                if task.assignee == actor and task.status == TaskStatus.OPEN:
+                    return task
+                raise Conflict("该任务已办结" if task.status != TaskStatus.OPEN else f"该任务已由 {task.assignee} 认领")
+            session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=actor,
+                                   action="task_claimed", element_id=task.element_id, element_name=task.name))
+        return task
+
+    def unclaim(self, task_id: int, actor: str, *, force: bool = False) -> HumanTask:
+        session = self.session
+        now = self.now()
+        with self._transaction(session):
+            conditions = [HumanTask.id == task_id, HumanTask.status == TaskStatus.OPEN]
+            if not force:
+                conditions.append(HumanTask.assignee == actor)
+            result = session.execute(update(HumanTask).where(*conditions).values(assignee=None, claimed_at=None))
+            task = session.get(HumanTask, task_id, populate_existing=True)
+            if task is None:
+                raise NotFound("任务不存在")
+            if result.rowcount != 1:
+                raise Conflict("只有认领人可以退回认领的待办任务")
+            session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=actor,
+                                   action="task_unclaimed", element_id=task.element_id, element_name=task.name))
+        return task
+
+    def comment(self, task_id: int, actor: str, text: str) -> AuditEntry:
+        if not text or not text.strip():
+            raise InvalidInput("意见不能为空", {"text": ["不能为空"]})
+        session = self.session
+        with self._transaction(session):
+            task = session.get(HumanTask, task_id)
+            if task is None:
+                raise NotFound("任务不存在")
+            entry = AuditEntry(instance_id=task.instance_id, task_id=task.id, at=self.now(), actor=actor,
+                               action="comment", element_id=task.element_id, element_name=task.name,
+                               opinion=text.strip())
+            session.add(entry)
+        return entry
+
+    def workflow_of(self, instance: ProcessInstance) -> BpmnWorkflow:
+        """A read-only copy of an instance's workflow (for inspection; changes are not saved)."""
+        loaded = self.spec_for(instance.definition)
+        workflow = load_state(instance.state, loaded.spec, loaded.subprocess_specs)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    def emit(self, session: Session, event_type: str, payload: dict, *, now: datetime,
+             instance: ProcessInstance | None = None) -> OutboxEvent:
+        event = OutboxEvent(
+            event_type=event_type,
+            instance_id=instance.id if instance else None,
+            business_key=instance.business_key if instance else None,
+            payload=payload,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        session.add(event)
+        return event
+
+    # -- the step -----------------------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self, session: Session):
+        try:
+            yield session
+            session.commit()
+        except StaleDataError as exc:
+            session.rollback()
+            raise StaleState("流程实例已被其他操作修改，请刷新后重试") from exc
+        except IntegrityError as exc:
+            session.rollback()
+            raise Conflict("数据冲突，请刷新后重试") from exc
+        except BaseException:
+            session.rollback()
+            raise
+
+    def _task_or_404(self, task_id: int) -> HumanTask:
+        task = self.session.get(HumanTask, task_id)
+        if task is None:
+            raise NotFound("任务不存在")
+        return task
+
+    def _step(self, instance_id: int, actor: str | None, action_name: str,
+              action: Callable[[StepContext, BpmnWorkflow], None]) -> ProcessInstance:
+        session = self.session
+        with self._transaction(session):
+            # FOR UPDATE serialises steps on one instance (PostgreSQL); SQLite serialises writers itself and the
+            # version column catches the rest.
+            instance = session.scalars(
+                select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+                .execution_options(populate_existing=True)
+            ).first()
+            if instance is None:
+                raise NotFound("流程实例不存在")
+            if instance.status != InstanceStatus.RUNNING:
+                raise Conflict("流程实例已结束")
+            workflow = self.workflow_of(instance)
+            ctx = StepContext(self, session, instance, self.now(), actor, action_name)
+            self._run(ctx, workflow, lambda wf: action(ctx, wf))
+        return instance
+
+    def _run(self, ctx: StepContext, workflow: BpmnWorkflow, action: Callable[[BpmnWorkflow], None]) -> None:
+        token = _current.set(ctx)
+        try:
+            try:
+                action(workflow)
+                workflow.do_engine_steps()
+                if ctx.action == "timer":
+                    # A fired timer may have made further timers due (refresh happens at the end of the steps).
+                    workflow.do_engine_steps()
+            except (Conflict, NotFound, InvalidInput):
+                raise
+            except SpiffWorkflowException as exc:
+                raise ScriptError(_describe(exc)) from exc
+            self._sync_tasks(ctx, workflow)
+            self._save(ctx, workflow)
+            for listener in self.listeners:
+                listener.after_step(ctx, workflow)
+        finally:
+            _current.reset(token)
+
+    def _sync_tasks(self, ctx: StepContext, workflow: BpmnWorkflow) -> None:
+        session, instance = ctx.session, ctx.instance
+        open_rows = {} if ctx.action == "start" else {
+            row.spiff_task_id: row
+            for row in session.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
+            )
+        }
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        loaded = self.spec_for(instance.definition)
+        for spiff_id, row in open_rows.items():
+            if spiff_id not in ready and row is not ctx.completed_task:
+                # Withdrawn by the flow itself (boundary event, gateway): close it, not "completed".
+                row.status = row.status.to(TaskStatus.CANCELLED)
+                row.completed_at = ctx.now
+                ctx.closed_tasks.append(row)
+        for spiff_id, spiff_task in ready.items():
+            if spiff_id in open_rows:
+                continue
+            row = self._new_task_row(ctx, spiff_task, loaded)
+            session.add(row)
+            ctx.created_tasks.append(row)
+        if ctx.created_tasks:
+            session.flush()
+            for row in ctx.created_tasks:
+                ctx.emit("task.created", {"task_id": row.id, "element_id": row.element_id, "role": row.role,
+                                          "assignee": row.assignee,
+                                          "due_at": row.due_at.isoformat() if row.due_at else None})
+
+    def _new_task_row(self, ctx: StepContext, spiff_task, loaded: LoadedSpec) -> HumanTask:
+        spec = spiff_task.task_spec
+        props = (getattr(spec, "extensions", None) or {}).get("properties", {}) or {}
+        role = props.get("candidateGroups") or getattr(spec, "lane", None)
+        instance = ctx.instance
+        row = HumanTask(
+            instance_id=instance.id,
+            spiff_task_id=str(spiff_task.id),
+            process_key=instance.process_key,
+            business_key=instance.business_key,
+            element_id=spec.bpmn_id or spec.name,
+            name=spec.bpmn_name or spec.bpmn_id or spec.name,
+            role=role,
+            form_key=props.get("formKey"),
+            district=instance.district,
+            street=instance.street,
+            community=instance.community,
+            # A task nobody is named for goes back to whoever started the instance (public contract).
+            assignee=None if role else instance.started_by,
+            status=TaskStatus.OPEN,
+            created_at=ctx.now,
+            escalate_to=props.get("escalateTo"),
+            escalation_level=0,
+        )
+        due_days = _positive_int(props.get("dueInWorkingDays"))
+        if due_days and self.calendar is not None:
+            row.due_at = self.calendar.add_working_days(ctx.now, due_days)
+            remind = _positive_int(props.get("remindBeforeWorkingDays"))
+            if remind:
+                row.remind_at = self.calendar.subtract_working_days(row.due_at, remind)
+        return row
+
+    def _save(self, ctx: StepContext, workflow: BpmnWorkflow) -> None:
+        instance = ctx.instance
+        waiting = waiting_of(workflow)
+        instance.waiting = waiting
+        timer_dues = [w["due_at"] for w in waiting if w["type"] == "timer" and w.get("due_at")]
+        instance.next_timer_at = datetime.fromisoformat(min(timer_dues)) if timer_dues else None
+        instance.updated_at = ctx.now
+        if workflow.is_completed():
+            instance.status = instance.status.to(InstanceStatus.COMPLETED)
+            instance.completed_at = ctx.now
+            instance.next_timer_at = None
+            ctx.instance_completed = True
+            ctx.audit("process_completed")
+            ctx.emit("process.completed", {"process_key": instance.process_key})
+        instance.state = dump_state(workflow)
+
+    # -- sweeps -------------------------------------------------------------------------------------------
+    def due_timer_instances(self, now: datetime, limit: int = 100) -> list[int]:
+        return list(
+            self.session.scalars(
+                select(ProcessInstance.id)
+                .where(ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_timer_at <= now)
+                .order_by(ProcessInstance.next_timer_at)
+                .limit(limit)
+            )
+        )
+
+    def sweep_timers(self, limit: int = 500) -> int:
+        """Fire every due timer; one broken instance is logged and retried later, never stops the sweep."""
+        now = self.now()
+        handled = 0
+        session = self.session
+        for instance_id in self.due_timer_instances(now, limit):
+            try:
+                locked = session.scalars(
+                    select(ProcessInstance.id)
+                    .where(ProcessInstance.id == instance_id, ProcessInstance.next_timer_at <= now,
+                           ProcessInstance.status == InstanceStatus.RUNNING)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                session.rollback()
+                if locked is None:
+                    continue  # another worker has it, or it already fired
+                self.fire_timers(instance_id)
+                handled += 1
+            except Conflict:
+                continue
+            except Exception:
+                log.exception("timer of instance %s failed; retrying later", instance_id)
+                session.rollback()
+                self._postpone_timer(instance_id, now + timedelta(minutes=5))
+        return handled
+
+    def _postpone_timer(self, instance_id: int, until: datetime) -> None:
+        session = self.session
+        with self._transaction(session):
+            session.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                            .values(next_timer_at=until, version=ProcessInstance.version + 1))
+
+
+def waiting_of(workflow: BpmnWorkflow) -> list[dict]:
+    """What the instance waits for: messages by name, timers with their due instant (UTC ISO)."""
+    waiting = []
+    for task in workflow.event_manager.tasks.values():
+        if task.state != TaskState.WAITING:
+            continue  # left behind by a reset (SPIFFWORKFLOW.md)
+        definition = task.task_spec.event_definition
+        item: dict[str, Any] = {"element_id": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name}
+        if isinstance(definition, MessageEventDefinition):
+            item.update(type="message", name=definition.name)
+        elif isinstance(definition, TimerEventDefinition):
+            item.update(type="timer", due_at=_timer_due(task, definition))
+        else:
+            item.update(type=type(definition).__name__)
+        waiting.append(item)
+    return waiting
+
+
+def _timer_due(task, definition) -> str | None:
+    value = task.internal_data.get("event_value")
+    if value is None:
+        return None
+    try:
+        if isinstance(definition, CycleTimerEventDefinition):
+            due = datetime.fromisoformat(value["next"])
+        else:
+            due = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+    except (ValueError, TypeError, KeyError):
+        return None
+    if due is None:
+        return None
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=clock_module.SHANGHAI)
+    return due.astimezone(clock_module.UTC).isoformat()
+
+
+def _positive_int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _describe(exc: SpiffWorkflowException) -> str:
+    task = getattr(exc, "task", None)
+    where = ""
+    if task is not None:
+        where = f"（{task.task_spec.bpmn_name or task.task_spec.bpmn_id}）"
+    return f"流程脚本执行失败{where}：{getattr(exc, 'error_msg', None) or exc}"

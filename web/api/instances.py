@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from engine.errors import Forbidden, NotFound
+from engine.models import HumanTask, ProcessInstance, TaskStatus
+from workflows import access
+
+from ..auth import current_user
+from ..extensions import db
+from .common import API_PREFIX, doc, engine, iso, json_body, load
+from .tasks import task_item
+
+bp = Blueprint("api_instances", __name__, url_prefix=f"{API_PREFIX}/process-instances")
+
+
+class StartRequest(Schema):
+    process_key = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    business_key = fields.String(load_default=None, validate=validate.Length(max=100))
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class MessageRequest(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    payload = fields.Raw(load_default=None)
+
+
+def visible_instance(instance_id: int) -> ProcessInstance:
+    user = current_user()
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound("流程实例不存在")
+    if instance.started_by != user.username and not access.in_scope(
+        user, instance.district, instance.street, instance.community
+    ):
+        raise NotFound("流程实例不存在")
+    return instance
+
+
+def instance_json(instance: ProcessInstance) -> dict:
+    tasks = db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
+    ).all()
+    return {
+        "id": instance.id,
+        "process_key": instance.process_key,
+        "version": instance.definition.version,
+        "business_key": instance.business_key,
+        "status": instance.status.value,
+        "started_by": instance.started_by,
+        "created_at": iso(instance.created_at),
+        "completed_at": iso(instance.completed_at),
+        "waiting": [{k: w.get(k) for k in ("type", "name", "element_id", "due_at") if w.get(k) is not None}
+                    for w in instance.waiting or []],
+        "tasks": [task_item(t) for t in tasks],
+    }
+
+
+@bp.post("")
+@doc(body=StartRequest, tag="instances", responses={201: "started"})
+def start():
+    """Start any deployed process; the instance takes the starting user's jurisdiction."""
+    user = current_user()
+    body = load(StartRequest(), json_body())
+    if user.role == "process_designer":
+        raise Forbidden("流程设计员不能发起业务流程")
+    instance = engine().start(
+        body["process_key"],
+        data=body["data"],
+        business_key=body["business_key"],
+        started_by=user.username,
+        scope={"district": user.district, "street": user.street, "community": user.community},
+    )
+    return jsonify(instance_json(instance)), 201
+
+
+@bp.get("/<int:instance_id>")
+@doc(tag="instances")
+def show(instance_id: int):
+    """One instance: status, open tasks and what it waits for (messages, timers with due time)."""
+    return jsonify(instance_json(visible_instance(instance_id)))
+
+
+@bp.post("/<int:instance_id>/messages")
+@doc(body=MessageRequest, tag="instances", responses={409: "nothing waits for this message"})
+def message(instance_id: int):
+    """Deliver a BPMN message to a waiting instance."""
+    user = current_user()
+    instance = visible_instance(instance_id)
+    body = load(MessageRequest(), json_body())
+    engine().send_message(instance.id, body["name"], body["payload"], actor=user.username)
+    return jsonify(instance_json(db.session.get(ProcessInstance, instance.id)))

@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from marshmallow import Schema, fields, validate
+from sqlalchemy import and_, select
+
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.models import AuditEntry, HumanTask, TaskStatus
+from workflows import access
+from workflows.forms import FORMS, FormError, json_schema, validate_form
+from workflows.listener import case_id_of
+from workflows.models import Case, User
+
+from ..auth import current_user
+from ..extensions import db
+from .common import API_PREFIX, doc, engine, iso, json_body, load, query
+
+bp = Blueprint("api_tasks", __name__, url_prefix=f"{API_PREFIX}/tasks")
+
+
+class TaskQuery(Schema):
+    view = fields.String(load_default="all", validate=validate.OneOf(["mine", "group", "all"]))
+    status = fields.String(load_default="open", validate=validate.OneOf(["open", "done"]))
+    overdue = fields.Boolean(load_default=False)
+    case_id = fields.Integer(load_default=None)
+    process_instance_id = fields.Integer(load_default=None)
+    sort = fields.String(load_default="due_at", validate=validate.OneOf(["due_at", "created_at", "-created_at"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class CompleteRequest(Schema):
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class CommentRequest(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class HandOverRequest(Schema):
+    to = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+def task_item(t: HumanTask, now=None) -> dict:
+    now = now or engine().now()
+    return {
+        "id": t.id,
+        "case_id": case_id_of(t.business_key),
+        "process_instance_id": t.instance_id,
+        "name": t.name,
+        "element_id": t.element_id,
+        "role": t.role,
+        "district": t.district,
+        "street": t.street,
+        "community": t.community,
+        "assignee": t.assignee,
+        "status": t.status.value,
+        "form_key": t.form_key,
+        "created_at": iso(t.created_at),
+        "claimed_at": iso(t.claimed_at),
+        "completed_at": iso(t.completed_at),
+        "completed_by": t.completed_by,
+        "due_at": iso(t.due_at),
+        "overdue": bool(t.due_at and t.status == TaskStatus.OPEN and t.due_at < now),
+    }
+
+
+def visible_task(task_id: int) -> HumanTask:
+    user = current_user()
+    task = db.session.get(HumanTask, task_id)
+    # Another jurisdiction's task answers exactly like a missing one: its existence is not disclosed.
+    if task is None or not access.can_see_task(user, task):
+        raise NotFound("任务不存在")
+    return task
+
+
+@bp.get("")
+@doc(params=TaskQuery, tag="tasks")
+def index():
+    """The inbox: my tasks, my group's claimable tasks in my jurisdiction, or all I may see."""
+    user = current_user()
+    q = query(TaskQuery())
+    now = engine().now()
+    conditions = []
+    if q["status"] == "open":
+        conditions.append(HumanTask.status == TaskStatus.OPEN)
+    else:
+        conditions.append(HumanTask.status == TaskStatus.COMPLETED)
+    if q["view"] == "mine":
+        conditions.append(HumanTask.assignee == user.username if q["status"] == "open"
+                          else HumanTask.completed_by == user.username)
+    elif q["view"] == "group":
+        conditions += [access.group_tasks_filter(user), HumanTask.assignee.is_(None)]
+    else:
+        conditions.append(access.visible_tasks_filter(user))
+    if q["overdue"]:
+        conditions += [HumanTask.status == TaskStatus.OPEN, HumanTask.due_at < now]
+    if q["case_id"] is not None:
+        conditions.append(HumanTask.business_key == f"case:{q['case_id']}")
+    if q["process_instance_id"] is not None:
+        conditions.append(HumanTask.instance_id == q["process_instance_id"])
+    order = {
+        "due_at": [HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id],
+        "created_at": [HumanTask.created_at, HumanTask.id],
+        "-created_at": [HumanTask.created_at.desc(), HumanTask.id.desc()],
+    }[q["sort"]]
+    rows = db.session.scalars(
+        select(HumanTask).where(and_(*conditions)).order_by(*order).limit(q["limit"]).offset(q["offset"])
+    ).all()
+    return jsonify({"items": [task_item(t, now) for t in rows], "limit": q["limit"], "offset": q["offset"]})
+
+
+def case_summary(case: Case | None) -> dict | None:
+    from workflows.idcard import mask_id_number
+
+    if case is None:
+        return None
+    return {
+        "id": case.id,
+        "program": case.program,
+        "applicant_name": case.applicant_name,
+        "applicant_id_number": mask_id_number(case.applicant_id_number),
+        "street": case.street,
+        "community": case.community,
+        "household_size": case.household_size,
+        "declared_monthly_income": float(case.declared_monthly_income),
+        "proposed_amount": float(case.proposed_amount) if case.proposed_amount is not None else None,
+        "stage": case.stage,
+        "status": case.status.value,
+    }
+
+
+@bp.get("/<int:task_id>")
+@doc(tag="tasks")
+def show(task_id: int):
+    """One task with its form (key and JSON Schema) and a summary of its case."""
+    task = visible_task(task_id)
+    form_key = task.form_key if task.form_key in FORMS else "generic"
+    case_id = case_id_of(task.business_key)
+    body = task_item(task)
+    body["form"] = {"key": form_key, "schema": json_schema(form_key)}
+    body["case"] = case_summary(db.session.get(Case, case_id) if case_id else None)
+    body["data"] = task.data
+    return jsonify(body)
+
+
+def _workable(task_id: int) -> tuple[User, HumanTask]:
+    user = current_user()
+    task = visible_task(task_id)
+    if task.status != TaskStatus.OPEN:
+        raise Conflict("该任务已办结")
+    if task.assignee and task.assignee != user.username:
+        raise Conflict(f"该任务已由 {task.assignee} 认领")
+    if not access.can_work_task(user, task):
+        raise Forbidden("该任务不属于您的岗位或辖区")
+    return user, task
+
+
+@bp.post("/<int:task_id>/claim")
+@doc(tag="tasks", responses={409: "already claimed or completed"})
+def claim(task_id: int):
+    """Take a group task onto my desk."""
+    user, task = _workable(task_id)
+    return jsonify(task_item(engine().claim(task.id, user.username)))
+
+
+@bp.post("/<int:task_id>/unclaim")
+@doc(tag="tasks")
+def unclaim(task_id: int):
+    """Put a claimed task back into the group's pool."""
+    user = current_user()
+    task = visible_task(task_id)
+    return jsonify(task_item(engine().unclaim(task.id, user.username, force=user.role == "admin")))
+
+
+@bp.post("/<int:task_id>/complete")
+@doc(body=CompleteRequest, tag="tasks", responses={409: "already completed", 422: "form errors per field"})
+def complete(task_id: int):
+    """Complete a task with its form data; reviews carry `decision` and `opinion` (required to reject)."""
+    user, task = _workable(task_id)
+    body = load(CompleteRequest(), json_body())
+    form_key = task.form_key if task.form_key in FORMS else "generic"
+    try:
+        data = validate_form(form_key, body["data"])
+    except FormError as exc:
+        raise InvalidInput("表单填写有误", exc.fields) from exc
+    decision = data.get("decision")
+    engine().complete_task(task.id, actor=user.username, data=data, opinion=data.get("opinion"),
+                           outcome=decision if isinstance(decision, str) else None)
+    db.session.expire_all()
+    return jsonify(task_item(db.session.get(HumanTask, task.id)))
+
+
+@bp.post("/<int:task_id>/comments")
+@doc(body=CommentRequest, tag="tasks", responses={201: "added"})
+def comment(task_id: int):
+    """Add a comment to the task's case history."""
+    user = current_user()
+    task = visible_task(task_id)
+    body = load(CommentRequest(), json_body())
+    entry = engine().comment(task.id, user.username, body["text"])
+    return jsonify({"id": entry.id, "at": iso(entry.at), "actor": entry.actor, "text": entry.opinion}), 201
+
+
+def _hand_over(task_id: int, action: str):
+    user, task = _workable(task_id)
+    body = load(HandOverRequest(), json_body())
+    target = db.session.scalars(select(User).where(User.username == body["to"])).first()
+    if target is None or not target.active:
+        raise InvalidInput("接收人不存在", {"to": ["用户不存在"]})
+    if target.username == user.username:
+        raise InvalidInput("不能转给自己", {"to": ["不能是自己"]})
+    if task.role and (target.role != task.role or not access.in_scope(target, task.district, task.street,
+                                                                      task.community)):
+        raise InvalidInput("接收人须为同岗位、同辖区的同事", {"to": ["岗位或辖区不符"]})
+    now = engine().now()
+    task.assignee = target.username
+    task.claimed_at = now
+    db.session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
+                              action=f"task_{action}", element_id=task.element_id, element_name=task.name,
+                              opinion=body["reason"], detail={"from": user.username, "to": target.username}))
+    engine().emit(db.session, f"task.{action}", {"task_id": task.id, "from": user.username,
+                                                 "to": target.username}, now=now)
+    db.session.commit()
+    return jsonify(task_item(task))
+
+
+@bp.post("/<int:task_id>/transfer")
+@doc(body=HandOverRequest, tag="tasks")
+def transfer(task_id: int):
+    """转办: hand the task to a colleague with the same role and jurisdiction."""
+    return _hand_over(task_id, "transferred")
+
+
+@bp.post("/<int:task_id>/delegate")
+@doc(body=HandOverRequest, tag="tasks")
+def delegate(task_id: int):
+    """委派: ask a colleague with the same role and jurisdiction to do the task for me."""
+    return _hand_over(task_id, "delegated")

@@ -1,0 +1,94 @@
+"""The application factory."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+
+from . import errors
+from .engine_setup import build_engine, install_clock, reload_calendar, sync_simulated_clock
+from .extensions import db, migrate
+from .settings import from_environment
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _secret_key(app: Flask) -> str:
+    """A key shared by every process of this installation, kept in the instance folder."""
+    path = Path(app.instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}")
+        tmp.write_text(secrets.token_hex(32))
+        os.replace(tmp, path) if not path.exists() else tmp.unlink()
+    return path.read_text().strip()
+
+
+def _database_url(app: Flask, configured: str | None) -> str:
+    if configured:
+        return configured
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(app.instance_path) / 'jiuzhu.db'}"
+
+
+def _tune_sqlite(app: Flask) -> None:
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        # WAL lets readers run beside the one writer; the busy timeout makes writers queue instead of failing.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("JIUZHU_INSTANCE_PATH") or str(Path.cwd() / "instance"))
+    settings = from_environment()
+    app.config.update(settings)
+    if test_config:
+        app.config.update(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(app, app.config.get("DATABASE_URL"))
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    if not app.config.get("SECRET_KEY"):
+        if app.config["JIUZHU_ENV"] == "production":
+            raise RuntimeError("SECRET_KEY must be set when JIUZHU_ENV=production")
+        app.config["SECRET_KEY"] = _secret_key(app)
+    app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    import workflows.models  # noqa: F401  (registers the domain tables on the shared metadata)
+
+    with app.app_context():
+        _tune_sqlite(app)
+    install_clock(app)
+    engine = build_engine(app)
+    with app.app_context():
+        reload_calendar(engine)
+
+    @app.before_request
+    def _sync_clock():
+        sync_simulated_clock()
+
+    errors.init_app(app)
+    from .api import register as register_api
+
+    register_api(app)
+    from .cli import register as register_cli
+
+    register_cli(app)
+    return app

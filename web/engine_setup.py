@@ -1,0 +1,79 @@
+"""Builds the engine for an app from its injected parts: session, script sandbox, calendar, listeners, clock."""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from flask import Flask
+from sqlalchemy import inspect, select
+
+from engine import clock as clock_module
+from engine.calendar import BusinessCalendar
+from engine.models import CalendarOverride, ClockState
+from engine.runtime import Engine
+from engine.scripting import make_script_engine
+from workflows.functions import FUNCTIONS
+from workflows.listener import CaseProjection
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def build_engine(app: Flask) -> Engine:
+    engine = Engine(
+        lambda: db.session,
+        script_engine=make_script_engine(FUNCTIONS),
+        calendar=BusinessCalendar(),
+        listeners=[CaseProjection()],
+    )
+    app.extensions["jiuzhu.engine"] = engine
+    return engine
+
+
+def get_engine(app: Flask) -> Engine:
+    return app.extensions["jiuzhu.engine"]
+
+
+def install_clock(app: Flask) -> clock_module.Clock:
+    if app.config["JIUZHU_CLOCK"] == "simulated":
+        start_text = app.config.get("JIUZHU_CLOCK_START")
+        start = datetime.fromisoformat(start_text) if start_text else datetime.now(UTC)
+        if start.tzinfo is None:
+            raise ValueError("JIUZHU_CLOCK_START needs a zone, e.g. 2026-09-24T09:00:00+08:00")
+        return clock_module.install(clock_module.SimulatedClock(start))
+    if app.config["JIUZHU_CLOCK"] != "system":
+        raise ValueError("JIUZHU_CLOCK must be system or simulated")
+    return clock_module.install(clock_module.SystemClock())
+
+
+def sync_simulated_clock() -> None:
+    """Adopt the simulated instant stored in the database, so every process agrees on the time."""
+    clock = clock_module.active()
+    if not isinstance(clock, clock_module.SimulatedClock):
+        return
+    state = db.session.get(ClockState, 1)
+    if state is not None and state.now > clock.now():
+        clock.set(state.now)
+
+
+def advance_simulated_clock(delta) -> datetime:
+    clock = clock_module.active()
+    sync_simulated_clock()
+    now = clock.advance(delta)
+    state = db.session.get(ClockState, 1)
+    if state is None:
+        db.session.add(ClockState(id=1, now=now))
+    else:
+        state.now = now
+    db.session.commit()
+    return now
+
+
+def reload_calendar(engine: Engine) -> None:
+    """Pick up the admin's holiday overrides (called at start-up and after they change)."""
+    if not inspect(db.engine).has_table("calendar_overrides"):
+        return
+    overrides = {row.day: row.is_workday for row in db.session.scalars(select(CalendarOverride))}
+    engine.calendar = BusinessCalendar(overrides)
+    db.session.rollback()

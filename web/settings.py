@@ -1,0 +1,36 @@
+"""Every setting, declared once with its default and help text (README's settings table is checked against it)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", None, "SQLAlchemy URL; default is a SQLite file instance/jiuzhu.db. PostgreSQL: "
+            "postgresql+psycopg://user@host:5432/db"),
+    Setting("PORT", "5000", "port `jiuzhu serve` listens on (127.0.0.1)"),
+    Setting("WEB_CONCURRENCY", "2", "number of gunicorn worker processes of `jiuzhu serve`"),
+    Setting("JIUZHU_ENV", "development", "development or production; production refuses demo data and needs "
+            "SECRET_KEY"),
+    Setting("SECRET_KEY", None, "signs sessions and API tokens; a random per-database key is used when unset "
+            "outside production"),
+    Setting("JIUZHU_CLOCK", "system", "system, or simulated (tests, demos, capacity simulation)"),
+    Setting("JIUZHU_CLOCK_START", None, "ISO instant where a simulated clock starts (default: now)"),
+    Setting("JIUZHU_TOKEN_HOURS", "12", "lifetime of an API token in hours"),
+    Setting("JIUZHU_SWEEP_SECONDS", "30", "how often the worker runs its sweeps"),
+    Setting("JIUZHU_BPMN_DIR", None, "folder of *.bpmn deployed at start-up when changed (default: the "
+            "project's bpmn/)"),
+    Setting("JIUZHU_WEBHOOK_SECRETS", None, "inbound webhook secrets, source=secret pairs separated by commas"),
+    Setting("JIUZHU_TEST_DATABASE_URL", None, "tests only: run the suite against this database (PostgreSQL in CI)"),
+)
+
+
+def from_environment(env=os.environ) -> dict[str, str | None]:
+    return {s.name: env.get(s.name, s.default) for s in SETTINGS}

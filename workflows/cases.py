@@ -1,0 +1,160 @@
+"""Opening a case: validate the application, find its jurisdiction and standard, start the program's process."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import Forbidden, InvalidInput, NotFound
+from engine.runtime import Engine
+
+from . import access
+from .idcard import validate_id_number
+from .listener import case_business_key
+from .models import Case, CaseStatus, Jurisdiction, LocalStandard, User
+from .programs import PROGRAMS
+from .subsidy import DEFAULT_TOPUP_RATES
+
+
+def _id_number(value: str) -> None:
+    try:
+        validate_id_number(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+class ApplicantSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    id_number = fields.String(required=True, validate=_id_number)
+    phone = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9+\- ]{5,20}$", error="电话号码格式不正确"))
+
+
+class MemberSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    id_number = fields.String(required=True, validate=_id_number)
+    relation = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    birth_date = fields.Date(required=True)
+    work_capacity = fields.String(required=True, validate=validate.OneOf(["full", "partial", "none"]))
+    disability_grade = fields.Integer(load_default=None, validate=validate.Range(min=1, max=4))
+    serious_illness = fields.Boolean(load_default=False)
+
+
+class HouseholdSchema(Schema):
+    members = fields.List(fields.Nested(MemberSchema), required=True, validate=validate.Length(min=1, max=30))
+    monthly_income = fields.Decimal(required=True, validate=validate.Range(min=0), places=2, as_string=False)
+    assets = fields.Dict(load_default=dict)
+
+    @validates_schema
+    def _distinct_members(self, data, **kwargs):
+        ids = [m["id_number"].upper() for m in data.get("members", [])]
+        if len(ids) != len(set(ids)):
+            raise ValidationError("家庭成员身份证号重复", "members")
+
+
+class CaseSchema(Schema):
+    program = fields.String(required=True)
+    street = fields.String(required=True)
+    community = fields.String(required=True)
+    applicant = fields.Nested(ApplicantSchema, required=True)
+    household = fields.Nested(HouseholdSchema, required=True)
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def locate(session: Session, street: str, community: str) -> tuple[str, str, str]:
+    """(district, street, community) for names given by a client, or InvalidInput naming the wrong field."""
+    street_row = session.scalars(
+        select(Jurisdiction).where(Jurisdiction.level == "street", Jurisdiction.name == street)
+    ).first()
+    if street_row is None:
+        raise InvalidInput("街道不存在", {"street": [f"未知街道：{street}"]})
+    community_row = session.scalars(
+        select(Jurisdiction).where(Jurisdiction.parent_id == street_row.id, Jurisdiction.name == community)
+    ).first()
+    if community_row is None:
+        raise InvalidInput("社区不属于该街道", {"community": [f"{street} 下没有社区：{community}"]})
+    district_row = session.get(Jurisdiction, street_row.parent_id)
+    return district_row.name if district_row else "", street, community
+
+
+def local_standard(session: Session, district: str, program: str, on: date) -> LocalStandard | None:
+    return session.scalars(
+        select(LocalStandard)
+        .where(LocalStandard.district == district, LocalStandard.program == program,
+               LocalStandard.effective_from <= on)
+        .order_by(LocalStandard.effective_from.desc())
+        .limit(1)
+    ).first()
+
+
+def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
+    try:
+        data = CaseSchema().load(payload if isinstance(payload, dict) else {})
+    except ValidationError as exc:
+        raise InvalidInput("申请信息有误", exc.normalized_messages()) from exc
+    program = PROGRAMS.get(data["program"])
+    if program is None:
+        raise InvalidInput("未知救助项目", {"program": [f"未知项目：{data['program']}"]})
+    if program.process_key is None:
+        raise InvalidInput("该项目尚未配置审批流程", {"program": [f"{program.name} 暂未开通线上审批"]})
+    district, street, community = locate(session, data["street"], data["community"])
+    if not access.can_open_case(user, street, community, district):
+        raise Forbidden("无权在该辖区受理申请")
+    now = engine.now()
+    standard = local_standard(session, district, program.key, now.date())
+    if standard is None:
+        raise NotFound(f"{district} 未设置 {program.name} 的保障标准")
+    applicant = data["applicant"]
+    household = _json_ready(data["household"])
+    applicant_json = _json_ready(applicant)
+    applicant_json["id_number"] = validate_id_number(applicant["id_number"])
+    case = Case(
+        program=program.key,
+        district=district,
+        street=street,
+        community=community,
+        applicant_name=applicant["name"],
+        applicant_id_number=applicant_json["id_number"],
+        applicant_phone=applicant.get("phone"),
+        household=household,
+        household_size=len(household["members"]),
+        declared_monthly_income=data["household"]["monthly_income"],
+        status=CaseStatus.IN_PROGRESS,
+        stage="已提交",
+        created_by=user.username,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    engine.start(
+        program.process_key,
+        business_key=case_business_key(case.id),
+        started_by=user.username,
+        scope={"district": district, "street": street, "community": community},
+        data={
+            "case_id": case.id,
+            "program": program.key,
+            "district": district,
+            "street": street,
+            "community": community,
+            "applicant": applicant_json,
+            "household": household,
+            "local_standard": float(standard.amount),
+            "topup_rates": standard.topup_rates or dict(DEFAULT_TOPUP_RATES),
+        },
+    )
+    return case

@@ -1,0 +1,109 @@
+"""Keeps each case row in step with its process instance (status, stage, amounts, flags)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from engine.models import HumanTask, TaskStatus
+from engine.runtime import StepContext
+
+from .models import Case, CaseStatus
+
+CASE_KEY_PREFIX = "case:"
+
+WAITING_STAGES = {
+    "economic_check.completed": "等待家庭经济状况核对结果",
+    "objection.lodged": "公示中",
+}
+
+
+def case_business_key(case_id: int) -> str:
+    return f"{CASE_KEY_PREFIX}{case_id}"
+
+
+def case_id_of(business_key: str | None) -> int | None:
+    if business_key and business_key.startswith(CASE_KEY_PREFIX):
+        try:
+            return int(business_key[len(CASE_KEY_PREFIX):])
+        except ValueError:
+            return None
+    return None
+
+
+def current_data(workflow) -> dict:
+    """The freshest task data: the end state once finished, else a task that is waiting or ready."""
+    if workflow.is_completed():
+        data = dict(workflow.data)
+        if workflow.last_task is not None:
+            data.update(workflow.last_task.data)
+        return data
+    for state in (TaskState.READY, TaskState.WAITING):
+        task = workflow.get_next_task(state=state)
+        if task is not None:
+            return task.data
+    return dict(workflow.data)
+
+
+def _money(value) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except ArithmeticError:
+        return None
+
+
+class CaseProjection:
+    def after_step(self, ctx: StepContext, workflow) -> None:
+        case_id = case_id_of(ctx.instance.business_key)
+        if case_id is None:
+            return
+        case = ctx.session.get(Case, case_id)
+        if case is None:
+            return
+        data = current_data(workflow)
+        case.process_instance_id = ctx.instance.id
+        case.updated_at = ctx.now
+        case.relatives_filed = bool(data.get("relatives_filed", case.relatives_filed))
+        case.objected = bool(data.get("objected", case.objected))
+        if "spot_check" in data:
+            case.spot_checked = bool(data["spot_check"])
+        if data.get("proposed_amount") is not None:
+            case.proposed_amount = _money(data["proposed_amount"])
+        notice = [w for w in ctx.instance.waiting if w.get("type") == "timer" and w.get("due_at")]
+        if notice:
+            from datetime import datetime
+
+            case.notice_until = datetime.fromisoformat(notice[0]["due_at"])
+        if ctx.instance_completed:
+            outcome = data.get("outcome")
+            if outcome == "approved":
+                case.status = case.status.to(CaseStatus.APPROVED)
+                case.amount = _money(data.get("amount"))
+            elif outcome == "refused":
+                case.status = case.status.to(CaseStatus.REFUSED)
+                case.refusal_reason = data.get("reason") or data.get("opinion")
+            elif outcome == "withdrawn":
+                case.status = case.status.to(CaseStatus.WITHDRAWN)
+            case.decided_at = ctx.now
+            case.stage = {"approved": "已批准", "refused": "不予批准", "withdrawn": "已撤回"}.get(outcome, "已结束")
+            return
+        case.stage = self._stage(ctx)
+
+    @staticmethod
+    def _stage(ctx: StepContext) -> str:
+        names = [
+            row.name
+            for row in ctx.session.scalars(
+                select(HumanTask).where(HumanTask.instance_id == ctx.instance.id,
+                                        HumanTask.status == TaskStatus.OPEN)
+            )
+        ]
+        names += [t.name for t in ctx.created_tasks if t.name not in names]
+        for item in ctx.instance.waiting:
+            label = WAITING_STAGES.get(item.get("name") or "")
+            if label and label not in names:
+                names.append(label)
+        return "、".join(names) or "处理中"

@@ -1,0 +1,116 @@
+"""Domain tables: people and places, cases, local standards, the spot-check tally."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.models import Base, IdType, StatusEnum, UtcDateTime, _enum
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(50))
+    agency: Mapped[str | None] = mapped_column(String(50))
+    district: Mapped[str | None] = mapped_column(String(50))
+    street: Mapped[str | None] = mapped_column(String(50))
+    community: Mapped[str | None] = mapped_column(String(50))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Jurisdiction(Base):
+    """District → street → community; names are unique within their parent."""
+
+    __tablename__ = "jurisdictions"
+    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    level: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"))
+
+
+class CaseStatus(StatusEnum):
+    IN_PROGRESS = "in_progress"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+    @classmethod
+    def transitions(cls):
+        return {
+            cls.IN_PROGRESS: {cls.APPROVED, cls.REFUSED, cls.WITHDRAWN},
+            cls.APPROVED: {cls.CLOSED},
+        }
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_scope", "district", "street", "community", "status"),
+        Index("ix_cases_instance", "process_instance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    program: Mapped[str] = mapped_column(String(50))
+    process_instance_id: Mapped[int | None] = mapped_column(IdType)
+    district: Mapped[str] = mapped_column(String(50))
+    street: Mapped[str] = mapped_column(String(50))
+    community: Mapped[str] = mapped_column(String(50))
+    applicant_name: Mapped[str] = mapped_column(String(100))
+    # Full ID numbers stay in this column and the household JSON; every output masks them.
+    applicant_id_number: Mapped[str] = mapped_column(String(18))
+    applicant_phone: Mapped[str | None] = mapped_column(String(30))
+    household: Mapped[dict] = mapped_column(JSON)
+    household_size: Mapped[int] = mapped_column(Integer)
+    declared_monthly_income: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.IN_PROGRESS)
+    stage: Mapped[str | None] = mapped_column(String(200))
+    proposed_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    relatives_filed: Mapped[bool] = mapped_column(Boolean, default=False)
+    objected: Mapped[bool] = mapped_column(Boolean, default=False)
+    spot_checked: Mapped[bool | None] = mapped_column(Boolean)
+    refusal_reason: Mapped[str | None] = mapped_column(String(2000))
+    notice_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class LocalStandard(Base):
+    """The monthly standard (yuan per person) a district applies to a program from a date on."""
+
+    __tablename__ = "local_standards"
+    __table_args__ = (UniqueConstraint("district", "program", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    district: Mapped[str] = mapped_column(String(50))
+    program: Mapped[str] = mapped_column(String(50))
+    amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    effective_from: Mapped[date] = mapped_column(Date)
+    topup_rates: Mapped[dict | None] = mapped_column(JSON)
+
+
+class SpotCheckTally(Base):
+    """Decided and visited cases per district and calendar month; locked while a selection is made."""
+
+    __tablename__ = "spot_check_tallies"
+    __table_args__ = (UniqueConstraint("district", "month"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    district: Mapped[str] = mapped_column(String(50))
+    month: Mapped[str] = mapped_column(String(7))
+    decided: Mapped[int] = mapped_column(Integer, default=0)
+    visited: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,36 @@
+"""The programs catalog (DOMAIN.md): which agency leads each, which process runs it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Program:
+    key: str
+    name: str
+    lead_agency: str
+    process_key: str | None = None
+    responsible_units: tuple[str, ...] = field(default=())
+    has_local_standard: bool = False
+
+
+PROGRAMS: dict[str, Program] = {p.key: p for p in (
+    Program("dibao", "最低生活保障（低保）", "区民政局", "dibao", ("街道办事处", "社区居委会"), True),
+    Program("tekun", "特困人员供养", "区民政局", None, ("街道办事处", "社区居委会"), True),
+    Program("linshi", "临时救助", "区民政局", None, ("街道办事处",), True),
+    Program("zhukun", "助困", "区民政局", None,
+            ("区人力社保局", "区民宗侨办", "街道", "区总工会", "区妇联", "区残联", "区红十字会", "区慈善协会")),
+    Program("zhuyi", "助医", "区民政局", None,
+            ("区卫生局", "区人力社保局", "街道", "区总工会", "区残联", "区红十字会", "区慈善协会")),
+    Program("zhulao", "助老", "区民政局", None, ("区人口计生委", "街道", "区红十字会", "区慈善协会")),
+    Program("zhuxue", "助学", "区教委", None,
+            ("区民政局", "街道", "区总工会", "团区委", "区妇联", "区残联", "区红十字会", "区慈善协会")),
+    Program("zhucan", "助残", "区残联", None, ("区民政局", "区卫生局", "街道", "区红十字会")),
+    Program("jiuye", "就业", "区人力社保局", None, ("区民政局", "街道", "区残联")),
+    Program("zhufang", "住房", "区房管局", None, ("区民政局", "街道", "区房地中心", "宣房投资管理公司")),
+    Program("jiuzai", "救灾", "区民政局", None, ("街道", "区红十字会", "区慈善协会")),
+    Program("falv", "法律援助", "区司法局", None, ("区民政局", "街道")),
+    Program("xinli", "心理慰藉", "区民政局", None,
+            ("区司法局", "区人口计生委", "区卫生局", "街道", "区总工会", "团区委", "区妇联", "区残联", "区红十字会")),
+    Program("cishan", "人道慈善救助", "区慈善协会", None, ("区总工会", "团区委", "区妇联", "街道", "区红十字会")),
+)}

@@ -1,0 +1,38 @@
+"""Roles and the level of jurisdiction each works at."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    name: str
+    level: str  # community, street, district or all: how far the role's view reaches
+
+
+ROLES: dict[str, Role] = {r.key: r for r in (
+    Role("admin", "系统管理员", "all"),
+    Role("process_designer", "流程设计员", "all"),
+    Role("community_worker", "社区社会保障工作者", "community"),
+    Role("street_clerk", "街道经办人", "street"),
+    Role("street_reviewer", "街道审核人", "street"),
+    Role("district_inspector", "区民政局抽查员", "district"),
+    Role("district_approver", "区民政局审批人", "district"),
+    Role("finance_officer", "区财政发放专员", "district"),
+    Role("supervisor", "督办人（领导小组办公室）", "district"),
+)}
+
+# Roles a BPMN lane or candidateGroups may name: people who work tasks.
+TASK_ROLES = frozenset(k for k in ROLES if k not in {"admin", "process_designer"})
+
+# The agency a role belongs to, for supervisors' per-agency views.
+AGENCY_OF_ROLE = {
+    "community_worker": "社区居委会",
+    "street_clerk": "街道办事处",
+    "street_reviewer": "街道办事处",
+    "district_inspector": "区民政局",
+    "district_approver": "区民政局",
+    "finance_officer": "区财政局",
+    "supervisor": "区民政局",
+}
