@@ -123,19 +123,23 @@ def _choose_process(root: etree._Element, process_key: str | None) -> etree._Ele
         raise _refuse(f"文件中没有 id 为 {process_key} 的流程" + (f"（现有：{ids}）" if ids else ""))
     if not processes:
         raise _refuse("文件中没有流程（bpmn:process）")
-    executable = [p for p in processes if p.get("isExecutable") == "true"]
-    if len(executable) == 1:
-        return executable[0]
     if len(processes) == 1:
         return processes[0]
+    # A process that another one calls is a helper, not what the designer means to deploy.
+    called = {call.get("calledElement") for call in root.iterfind(".//bpmn:callActivity", NSMAP)}
+    executable = [p for p in processes if p.get("isExecutable") == "true"]
     # SpiffWorkflow treats a missing isExecutable as executable.
     unmarked = [p for p in processes if p.get("isExecutable") is None]
-    if not executable and len(unmarked) == 1:
-        return unmarked[0]
-    if not executable and not unmarked:
-        raise _refuse(f"文件中没有可执行的流程（isExecutable=\"true\"）：{ids}")
-    candidates = "、".join(p.get("id") or "?" for p in (executable or unmarked))
-    raise _refuse(f"文件中有多个可执行的流程（{candidates}），请指定要部署哪一个")
+    for candidates in (executable, unmarked):
+        if len(candidates) == 1:
+            return candidates[0]
+        roots = [p for p in candidates if p.get("id") not in called]
+        if len(roots) == 1:
+            return roots[0]
+        if candidates:
+            names = "、".join(p.get("id") or "?" for p in (roots or candidates))
+            raise _refuse(f"文件中有多个可执行的流程（{names}），请指定要部署哪一个")
+    raise _refuse(f"文件中没有可执行的流程（isExecutable=\"true\"）：{ids}")
 
 
 class _Document:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
@@ -193,7 +194,9 @@ class Engine:
         )
         workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine)
         if data:
-            workflow.set_data(**dict(data))
+            # Start data is task data of the start task, so every later task inherits it.
+            for ready in workflow.get_tasks(state=TaskState.READY):
+                ready.set_data(**dict(data))
         with self._transaction(session):
             session.add(instance)
             session.flush()  # the id is needed by the projection and by script functions
@@ -248,9 +251,16 @@ class Engine:
 
     def send_message(self, instance_id: int, name: str, payload: Any, *, actor: str | None = None) -> None:
         def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
-            event = BpmnEvent(MessageEventDefinition(name), payload=payload)
+            # Spiff matches events by class as well as name, so reuse the waiting event's own definition.
+            definition = next(
+                (d for t in _waiting_tasks(workflow) for d in _definitions_of(t)
+                 if isinstance(d, MessageEventDefinition) and d.name == name),
+                None,
+            )
+            if definition is None:
+                raise Conflict(f"流程实例当前未在等待消息 {name}")
             try:
-                workflow.send_event(event)
+                workflow.send_event(BpmnEvent(definition, payload=payload))
             except WorkflowException as exc:
                 raise Conflict(f"流程实例当前未在等待消息 {name}") from exc
             ctx.audit("message_received", element_name=name, detail={"name": name})
@@ -518,21 +528,33 @@ class Engine:
                             .values(next_timer_at=until, version=ProcessInstance.version + 1))
 
 
+def _waiting_tasks(workflow: BpmnWorkflow) -> list:
+    # A reset can leave tasks in the event manager that are no longer waiting (SPIFFWORKFLOW.md).
+    return [t for t in workflow.event_manager.tasks.values() if t.state == TaskState.WAITING]
+
+
+def _definitions_of(task) -> list:
+    """The event definitions a waiting task catches; an event-based gateway catches several."""
+    definition = task.task_spec.event_definition
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition]
+
+
 def waiting_of(workflow: BpmnWorkflow) -> list[dict]:
     """What the instance waits for: messages by name, timers with their due instant (UTC ISO)."""
     waiting = []
-    for task in workflow.event_manager.tasks.values():
-        if task.state != TaskState.WAITING:
-            continue  # left behind by a reset (SPIFFWORKFLOW.md)
-        definition = task.task_spec.event_definition
-        item: dict[str, Any] = {"element_id": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name}
-        if isinstance(definition, MessageEventDefinition):
-            item.update(type="message", name=definition.name)
-        elif isinstance(definition, TimerEventDefinition):
-            item.update(type="timer", due_at=_timer_due(task, definition))
-        else:
-            item.update(type=type(definition).__name__)
-        waiting.append(item)
+    for task in _waiting_tasks(workflow):
+        for definition in _definitions_of(task):
+            item: dict[str, Any] = {"element_id": task.task_spec.bpmn_id}
+            if isinstance(definition, MessageEventDefinition):
+                item.update(type="message", name=definition.name)
+            elif isinstance(definition, TimerEventDefinition):
+                item.update(type="timer", name=definition.name or task.task_spec.bpmn_name,
+                            due_at=_timer_due(task, definition))
+            else:
+                item.update(type=type(definition).__name__, name=definition.name)
+            waiting.append(item)
     return waiting
 
 

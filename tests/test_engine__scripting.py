@@ -176,7 +176,6 @@ def test_broken_sources_get_a_message_not_an_exception(source):
 def test_forbidden_script_fails_the_task_readably(source, hint):
     with pytest.raises(WorkflowTaskException) as caught:
         run(script_process(source), {"x": 1})
-    assert isinstance(caught.value.__cause__ or caught.value, Exception)
     assert hint in str(caught.value)
 
 

@@ -1,0 +1,136 @@
+"""Drives 低保 cases through the HTTP API the way the people in DESIGN.md's demo table would."""
+from __future__ import annotations
+
+import itertools
+
+WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+CHECK = "10X98765432"
+_serial = itertools.count(1)
+
+
+def id_number(birth: str = "19700101", region: str = "110105", serial: int | None = None,
+              female: bool = False) -> str:
+    """A valid 18-digit ID (GB 11643-1999 checksum computed here)."""
+    n = serial if serial is not None else next(_serial)
+    seq = (n * 2 + (0 if female else 1)) % 1000
+    body = f"{region}{birth}{seq:03d}"
+    total = sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True))
+    return body + CHECK[total % 11]
+
+
+def application(street="和平街道", community="和平里社区", members=2, income=800.0, name="张三") -> dict:
+    people = [{"name": name, "id_number": id_number("19700101"), "relation": "本人", "birth_date": "1970-01-01",
+               "work_capacity": "partial"}]
+    for i in range(1, members):
+        people.append({"name": f"{name[0]}家{i}", "id_number": id_number("20150601"), "relation": "子女",
+                       "birth_date": "2015-06-01", "work_capacity": "none"})
+    return {
+        "program": "dibao",
+        "street": street,
+        "community": community,
+        "applicant": {"name": name, "id_number": people[0]["id_number"], "phone": "13800000000"},
+        "household": {"members": people, "monthly_income": income, "assets": {"savings": 1000}},
+    }
+
+
+STREET_STAFF = {
+    "和平街道": {"clerk": "jd_heping", "lead": "jd_heping_lead", "community": "sq_heping"},
+    "安定街道": {"clerk": "jd_anding", "lead": "jd_anding_lead", "community": "sq_anding"},
+}
+
+
+class Dibao:
+    """One case and the staff who work it."""
+
+    def __init__(self, login, street="和平街道", community=None, **kwargs):
+        self.login = login
+        self.staff = STREET_STAFF[street]
+        community = community or ("和平里社区" if street == "和平街道" else "安定门社区")
+        response = login(self.staff["community"]).post("cases", json=application(street, community, **kwargs))
+        assert response.status_code == 201, response.get_json()
+        body = response.get_json()
+        self.id = body["id"]
+        self.instance_id = body["process_instance_id"]
+
+    # -- reading --------------------------------------------------------------------------------------
+    def case(self, as_user="admin") -> dict:
+        response = self.login(as_user).get(f"cases/{self.id}")
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def open_task(self, element_id: str, as_user: str) -> dict:
+        items = self.login(as_user).get(f"tasks?case_id={self.id}&view=all").get_json()["items"]
+        matching = [t for t in items if t["element_id"] == element_id]
+        assert matching, f"no open {element_id} for {as_user}; open: {[t['element_id'] for t in items]}"
+        return matching[0]
+
+    def stage_elements(self) -> set[str]:
+        return {t["element_id"] for t in self.case()["tasks"]}
+
+    # -- acting ---------------------------------------------------------------------------------------
+    def complete(self, element_id: str, user: str, data: dict, *, claim=True, expect=200):
+        task = self.open_task(element_id, user)
+        client = self.login(user)
+        if claim and task["assignee"] is None:
+            claimed = client.post(f"tasks/{task['id']}/claim")
+            assert claimed.status_code == 200, claimed.get_json()
+        response = client.post(f"tasks/{task['id']}/complete", json={"data": data})
+        assert response.status_code == expect, response.get_json()
+        return response
+
+    def accept(self, relatives=False):
+        self.complete("accept", self.staff["clerk"], {"decision": "accept", "opinion": "材料齐全"})
+        self.complete("relatives_check", self.staff["clerk"], {"relatives_filed": relatives})
+
+    def survey(self, income=800.0, element_id="household_survey"):
+        self.complete(element_id, self.staff["clerk"], {
+            "investigators": ["张伟", "李强"], "verified_monthly_income": income, "findings": "家庭情况属实",
+            "visited_on": "2026-03-03"})
+
+    def economic_check(self, passed=True, income=800.0, as_user="admin"):
+        response = self.login(as_user).post(f"process-instances/{self.instance_id}/messages", json={
+            "name": "economic_check.completed",
+            "payload": {"passed": passed, "monthly_income": income, "findings": "核对无异常"}})
+        assert response.status_code == 200, response.get_json()
+        return response
+
+    def appraise(self):
+        self.complete("appraisal", self.staff["community"], {
+            "representatives_present": 9, "representatives_total": 12, "result": "pass", "opinion": "同意"})
+
+    def street_review(self, decision="approve", opinion="同意上报"):
+        self.complete("street_review", self.staff["lead"], {"decision": decision, "opinion": opinion})
+
+    def through_street(self, income=800.0, relatives=False):
+        self.accept(relatives)
+        self.survey(income)
+        self.economic_check(income=income)
+        self.appraise()
+        self.street_review()
+
+    def spot_check_if_selected(self) -> bool:
+        case = self.case()
+        if "spot_check" not in {t["element_id"] for t in case["tasks"]}:
+            return False
+        self.complete("spot_check", "qu_inspector", {
+            "visited_on": "2026-03-20", "visitors": ["赵磊", "钱进"], "conclusion": "confirm", "findings": "属实"})
+        return True
+
+    def approve(self, decision="approve", opinion="同意", amount=None):
+        data = {"decision": decision, "opinion": opinion}
+        if amount is not None:
+            data["amount"] = amount
+        self.complete("approval", "qu_approver", data)
+
+    def set_up_payment(self):
+        self.complete("payment_setup", "cz_payer", {
+            "bank_name": "北京银行", "account_number": "6222000011112222", "first_payment_month": "2026-04"})
+
+    def refusal_notice(self, reason="家庭人均收入高于当地低保标准"):
+        self.complete("refusal_notice", self.staff["clerk"], {"reason": reason, "delivered_on": "2026-03-25"})
+
+
+def advance(login, duration: str) -> dict:
+    response = login("admin").post("admin/clock", json={"advance": duration})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
