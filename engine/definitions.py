@@ -97,8 +97,7 @@ def parse_xml_safely(
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        where = f"（第 {exc.lineno} 行）" if exc.lineno else ""
-        raise _refuse(f"不是格式正确的 XML：{exc.msg}{where}") from None
+        raise _refuse(f"不是格式正确的 XML：{exc.msg}") from None
     except (etree.LxmlError, ValueError) as exc:
         raise _refuse(f"不是格式正确的 XML：{exc}") from None
     docinfo = root.getroottree().docinfo
@@ -264,14 +263,24 @@ def _parser_problem(exc: BaseException, doc: _Document) -> Problem:
     else:
         detail = message if isinstance(exc, ValidationException) else f"{exc.__class__.__name__}: {message}"
         text = f"无法解析：{detail.strip()}"
-    missing = re.search(r"The process '(.*?)' was not found", message)
-    if element_id is None and missing:
-        # Name the call activity that points nowhere, so the modeler can highlight it.
-        for call in doc.root.iterfind(".//bpmn:callActivity", NSMAP):
-            if call.get("calledElement") == missing.group(1):
-                element_id = call.get("id")
-                break
+    if element_id is None:
+        element_id = _element_named_in(message, doc)
     return Problem(element_id, text)
+
+
+def _element_named_in(message: str, doc: _Document) -> str | None:
+    """For parser messages without a node: the element they talk about, so the modeler can highlight it."""
+    searches = [
+        (r"The process '(.*?)' was not found", ".//bpmn:callActivity", "calledElement"),
+        (r"Data Store with name (.+?) has no implementation", ".//bpmn:dataStore", "name"),
+    ]
+    for pattern, path, attribute in searches:
+        found = re.search(pattern, message, re.S)
+        if found:
+            for element in doc.root.iterfind(path, NSMAP):
+                if element.get(attribute) == found.group(1):
+                    return element.get("id")
+    return None
 
 
 def _parse_with_spiff(
@@ -296,39 +305,38 @@ def _parse_with_spiff(
 
 # -- 3. our dialect ----------------------------------------------------------------------------------------------
 
-@dataclass
-class _UserTaskSource:
-    element_id: str
-    name: str
-    lane: str | None
-    properties: dict
+def _user_task_info(element_id: str, name: str | None, lane: str | None, properties: dict) -> UserTaskInfo:
+    properties = dict(properties)
+    groups = (properties.get("candidateGroups") or "").strip() or None
+    form_key = (properties.get("formKey") or "").strip() or None
+    return UserTaskInfo(element_id, name or element_id, lane, groups or lane, form_key, properties)
 
 
-def _user_tasks_from_specs(spec: BpmnProcessSpec, subprocess_specs: dict) -> list[_UserTaskSource]:
-    found: dict[str, _UserTaskSource] = {}
+def _user_tasks_from_specs(spec: BpmnProcessSpec, subprocess_specs: dict) -> list[UserTaskInfo]:
+    found: dict[str, UserTaskInfo] = {}
     for process_spec in [spec, *subprocess_specs.values()]:
         if process_spec is None:
             continue
         for task_spec in process_spec.task_specs.values():
+            # A multi-instance task keeps its UserTask as a child spec with the same bpmn_id: list it once.
             if isinstance(task_spec, UserTask) and task_spec.bpmn_id and task_spec.bpmn_id not in found:
                 properties = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
-                found[task_spec.bpmn_id] = _UserTaskSource(
-                    task_spec.bpmn_id, task_spec.bpmn_name or task_spec.bpmn_id, task_spec.lane, dict(properties)
+                found[task_spec.bpmn_id] = _user_task_info(
+                    task_spec.bpmn_id, task_spec.bpmn_name, task_spec.lane, properties
                 )
     return list(found.values())
 
 
-def _user_tasks_from_xml(doc: _Document, processes: Iterable[etree._Element]) -> list[_UserTaskSource]:
+def _user_tasks_from_xml(doc: _Document, processes: Iterable[etree._Element]) -> list[UserTaskInfo]:
     """The same view read from the XML, for when SpiffWorkflow could not build the spec."""
     found = []
     for process in processes:
         for node in process.iterfind(".//bpmn:userTask", NSMAP):
-            element_id = node.get("id") or ""
             try:
                 properties = SpiffTaskParser._parse_extensions(node).get("properties") or {}
             except Exception:  # a malformed property is reported by the parser already
                 properties = {}
-            found.append(_UserTaskSource(element_id, node.get("name") or element_id, doc.lane_of(node), properties))
+            found.append(_user_task_info(node.get("id") or "", node.get("name"), doc.lane_of(node), properties))
     return found
 
 
@@ -338,7 +346,7 @@ def _working_days(value: Any) -> int | None:
 
 
 def _check_user_task(
-    task: _UserTaskSource,
+    task: UserTaskInfo,
     *,
     process_has_lanes: bool,
     roles: Collection[str] | None,
@@ -346,20 +354,18 @@ def _check_user_task(
 ) -> Iterator[str]:
     props = task.properties
     groups = (props.get("candidateGroups") or "").strip() or None
-    role = groups or task.lane
     if roles is not None:
         if groups is not None and groups not in roles:
             yield f"candidateGroups 中的角色 {groups} 不存在"
         elif groups is None and task.lane is not None and task.lane not in roles:
             yield f"泳道名 {task.lane} 不是已知角色"
-        if role is None and process_has_lanes:
+        if task.role is None and process_has_lanes:
             yield "流程使用了泳道，但该用户任务不在任何有名称的泳道中，也没有设置 candidateGroups"
         escalate = (props.get("escalateTo") or "").strip()
         if "escalateTo" in props and escalate not in roles:
             yield f"escalateTo 的角色 {escalate or '（空）'} 不存在"
-    form_key = (props.get("formKey") or "").strip()
-    if form_keys is not None and "formKey" in props and form_key not in form_keys:
-        yield f"表单 {form_key or '（空）'} 不存在"
+    if form_keys is not None and "formKey" in props and task.form_key not in form_keys:
+        yield f"表单 {task.form_key or '（空）'} 不存在"
     due = None
     if "dueInWorkingDays" in props:
         due = _working_days(props["dueInWorkingDays"])
@@ -374,13 +380,6 @@ def _check_user_task(
             yield "设置了 remindBeforeWorkingDays，但没有 dueInWorkingDays"
         elif due is not None and remind >= due:
             yield f"remindBeforeWorkingDays（{remind}）须小于 dueInWorkingDays（{due}）"
-
-
-def _user_task_info(task: _UserTaskSource) -> UserTaskInfo:
-    props = task.properties
-    groups = (props.get("candidateGroups") or "").strip() or None
-    form_key = (props.get("formKey") or "").strip() or None
-    return UserTaskInfo(task.element_id, task.name, task.lane, groups or task.lane, form_key, dict(props))
 
 
 # Unquoted ISO 8601 values: durations (P7D, PT1H), dates (2025-01-01...), cycles (R3/P1D).
@@ -513,7 +512,7 @@ def _check_flows(doc: _Document, process: etree._Element) -> Iterator[Problem]:
 
 def _check_user_tasks(
     doc: _Document,
-    tasks: Sequence[_UserTaskSource],
+    tasks: Sequence[UserTaskInfo],
     roles: Collection[str] | None,
     form_keys: Collection[str] | None,
 ) -> Iterator[Problem]:
@@ -586,5 +585,5 @@ def _compile(
         name=process.get("name") or key,
         spec=spec,
         subprocess_specs=subprocess_specs,
-        user_tasks=[_user_task_info(task) for task in tasks],
+        user_tasks=tasks,
     )

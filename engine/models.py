@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -69,7 +70,10 @@ def _enum(cls: type[enum.Enum]) -> Enum:
                 validate_strings=True)
 
 
-class StatusEnum(str, enum.Enum):
+_S = TypeVar("_S", bound="StatusEnum")
+
+
+class StatusEnum(enum.StrEnum):
     """An enum whose members declare which statuses they may move to."""
 
     @classmethod
@@ -79,7 +83,7 @@ class StatusEnum(str, enum.Enum):
     def can_become(self, other: StatusEnum) -> bool:
         return other in type(self).transitions().get(self, set())
 
-    def to(self, other: StatusEnum) -> StatusEnum:
+    def to(self: _S, other: _S) -> _S:
         if not self.can_become(other):
             raise ValueError(f"{type(self).__name__}: {self.value} → {other.value} is not allowed")
         return other

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -164,6 +164,7 @@ class Engine:
         version: int | None = None,
     ) -> ProcessInstance:
         session = self.session
+        definition: ProcessDefinition | None
         if version is None:
             definition = self.latest_definition(process_key)
         else:
@@ -229,7 +230,8 @@ class Engine:
             if data:
                 spiff_task.set_data(**dict(data))
             spiff_task.run()
-            row.status = row.status.to(TaskStatus.COMPLETED)
+            status: TaskStatus = row.status  # widen: mypy narrowed it to OPEN above
+            row.status = status.to(TaskStatus.COMPLETED)
             row.completed_at = ctx.now
             row.completed_by = actor
             row.outcome = outcome
@@ -278,12 +280,12 @@ class Engine:
         session = self.session
         now = self.now()
         with self._transaction(session):
-            result = session.execute(
+            result = cast(CursorResult, session.execute(
                 update(HumanTask)
                 .where(HumanTask.id == task_id, HumanTask.status == TaskStatus.OPEN,
                        HumanTask.assignee.is_(None))
                 .values(assignee=actor, claimed_at=now)
-            )
+            ))
             task = session.get(HumanTask, task_id, populate_existing=True)
             if task is None:
                 raise NotFound("任务不存在")
@@ -302,7 +304,8 @@ class Engine:
             conditions = [HumanTask.id == task_id, HumanTask.status == TaskStatus.OPEN]
             if not force:
                 conditions.append(HumanTask.assignee == actor)
-            result = session.execute(update(HumanTask).where(*conditions).values(assignee=None, claimed_at=None))
+            result = cast(CursorResult, session.execute(
+                update(HumanTask).where(*conditions).values(assignee=None, claimed_at=None)))
             task = session.get(HumanTask, task_id, populate_existing=True)
             if task is None:
                 raise NotFound("任务不存在")
@@ -562,6 +565,7 @@ def _timer_due(task, definition) -> str | None:
     value = task.internal_data.get("event_value")
     if value is None:
         return None
+    due: datetime | None
     try:
         if isinstance(definition, CycleTimerEventDefinition):
             due = datetime.fromisoformat(value["next"])

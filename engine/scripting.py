@@ -13,6 +13,7 @@ again afterwards.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import functools
 import operator
@@ -28,14 +29,14 @@ from RestrictedPython.Guards import (
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
     safe_builtins,
-    safer_getattr,
+    safer_getattr_raise,
 )
 from RestrictedPython.PrintCollector import PrintCollector
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.errors import ScriptError
+from .errors import ScriptError
 
 Mode = Literal["eval", "exec"]
 
@@ -187,8 +188,6 @@ def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _builtins() -> dict[str, Any]:
-    import builtins
-
     allowed = dict(safe_builtins)
     for name in _EXTRA_BUILTINS:
         allowed[name] = getattr(builtins, name)
@@ -199,7 +198,8 @@ def _builtins() -> dict[str, Any]:
 # can never shadow them; they are still re-applied last when a namespace is assembled.
 _GUARDS: dict[str, Any] = {
     "__builtins__": _builtins(),
-    "_getattr_": safer_getattr,
+    # The `_raise` variant: plain safer_getattr answers None for a misspelt attribute instead of failing.
+    "_getattr_": safer_getattr_raise,
     "_getitem_": operator.getitem,
     "_getiter_": iter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
@@ -289,6 +289,13 @@ class SandboxedScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException(
                 f"表达式求值失败：{expression!r}：{_describe(exc)}", task=task, exception=exc
             ) from exc
+
+    def call_service(self, task, **kwargs):
+        # The base class refers to an undefined `script` when the call fails (NameError); report it properly.
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except Exception as exc:
+            raise WorkflowTaskException(_describe(exc), task=task, exception=exc) from exc
 
     def create_task_exec_exception(self, task, script, err):
         line_number, error_line = _locate(script, err)

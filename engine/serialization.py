@@ -47,18 +47,20 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 
 
 SERIALIZER = _make_serializer()
-_COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
+
+
+def _compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def dump_spec(spec, subprocess_specs: dict) -> str:
     registry = SERIALIZER.registry
-    return json.dumps(
+    return _compact(
         {
             "serializer": VERSION,
             "spec": registry.convert(spec),
             "subprocess_specs": {name: registry.convert(s) for name, s in subprocess_specs.items()},
-        },
-        **_COMPACT,
+        }
     )
 
 
@@ -72,7 +74,7 @@ def load_spec(spec_json: str) -> tuple[Any, dict]:
 
 def dump_state(workflow: BpmnWorkflow) -> bytes:
     dct = SERIALIZER.to_dict(workflow)
-    raw = json.dumps({"format": _FORMAT, "serializer": VERSION, "workflow": dct}, **_COMPACT).encode()
+    raw = _compact({"format": _FORMAT, "serializer": VERSION, "workflow": dct}).encode()
     return zlib.compress(raw, 1)
 
 

@@ -4,7 +4,8 @@ The engine validates a completed task's data with :func:`validate_form` before i
 conditions can trust the values (``decision`` is exactly ``'approve'`` or ``'reject'``, incomes are numbers).
 Cleaned data is JSON-ready (dates as ISO strings) because it is stored in serialized workflow state. Optional
 fields that were not sent come back as ``None`` so that a value from an earlier step (every review form writes
-``opinion``) is never mistaken for this step's answer.
+``opinion``) is never mistaken for this step's answer. Fields a form does not declare are dropped rather than
+refused: clients may send a whole UI state, but only declared fields ever reach the task data.
 
 Written for marshmallow 3.20+ and 4: custom metadata lives in ``metadata=``, defaults in ``load_default=``, and
 hooks accept ``**kwargs``.
@@ -18,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 # --- fields with Chinese messages ------------------------------------------------------------------------------
 
@@ -159,10 +160,10 @@ def names_field(label: str, help_text: str):
 
 
 class FormSchema(Schema):
-    error_messages = {"unknown": "表单中没有这一项", "type": "表单数据应为对象"}
+    error_messages = {"type": "表单数据应为对象"}
 
     class Meta:
-        unknown = RAISE
+        unknown = EXCLUDE
 
 
 class OpinionRequiredWhenRejecting(FormSchema):
@@ -216,8 +217,8 @@ class DibaoSurveyForm(FormSchema):
                                        "优抚金，可扣除因病因残和就业必要支出"),
     )
     findings = Text(
-        required=True,
-        validate=validate.Length(min=1, error="不能为空"),
+        load_default=None,
+        allow_none=True,
         metadata=meta("调查情况", "入户核查、邻里走访、信函索证的情况", widget="textarea"),
     )
     visited_on = Day(load_default=None, allow_none=True, metadata=meta("入户日期", "入户调查的日期"))
@@ -306,7 +307,7 @@ class DibaoRefusalNoticeForm(FormSchema):
         validate=validate.Length(min=1, error="不能为空"),
         metadata=meta("不予批准理由", "书面告知申请人的理由", widget="textarea"),
     )
-    delivered_on = Day(required=True, metadata=meta("送达日期", "书面告知送达申请人的日期"))
+    delivered_on = Day(load_default=None, allow_none=True, metadata=meta("送达日期", "书面告知送达申请人的日期"))
 
 
 # --- registry --------------------------------------------------------------------------------------------------
@@ -462,6 +463,7 @@ def json_schema(form_key: str | None) -> dict:
         "properties": properties,
         "required": [name for name, field in schema.fields.items() if field.required],
         "x-order": list(properties),
-        "additionalProperties": schema.unknown != RAISE,
+        # Undeclared fields are dropped on the server; telling clients not to send them keeps UIs honest.
+        "additionalProperties": schema.unknown == INCLUDE,
     }
     return out

@@ -14,9 +14,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.runtime import current_step
 
+from . import subsidy
 from .models import SpotCheckTally
 from .sampling import must_visit
-from . import subsidy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _rng = random.SystemRandom()
