@@ -116,7 +116,7 @@ class Engine:
         self.calendar = calendar
         self.listeners = list(listeners)
         self._clock = clock
-        self._specs: dict[tuple[int, str], LoadedSpec] = {}
+        self._specs: dict[int, LoadedSpec] = {}
 
     # -- time ---------------------------------------------------------------------------------------------
     @property
@@ -131,15 +131,21 @@ class Engine:
         return self._session()
 
     # -- specs --------------------------------------------------------------------------------------------
-    def spec_for(self, definition: ProcessDefinition) -> LoadedSpec:
-        # Keyed by content too: a test database that reuses ids must not get another diagram's spec.
-        cache_key = (definition.id, definition.content_hash)
-        loaded = self._specs.get(cache_key)
+    def spec_for(self, definition_id: int) -> LoadedSpec:
+        """The parsed spec of a definition version; versions never change, so it is cached per process."""
+        loaded = self._specs.get(definition_id)
         if loaded is None:
+            definition = self.session.get(ProcessDefinition, definition_id)
+            if definition is None:
+                raise NotFound("流程定义不存在")
             spec, subprocess_specs = load_spec(definition.spec_json)
             user_tasks = {t["element_id"]: t for t in (definition.user_tasks or [])}
-            loaded = self._specs[cache_key] = LoadedSpec(spec, subprocess_specs, user_tasks)
+            loaded = self._specs[definition_id] = LoadedSpec(spec, subprocess_specs, user_tasks)
         return loaded
+
+    def forget_specs(self) -> None:
+        """Drop cached specs (a test that empties the database reuses definition ids)."""
+        self._specs.clear()
 
     def latest_definition(self, process_key: str) -> ProcessDefinition:
         definition = self.session.scalars(
@@ -175,12 +181,11 @@ class Engine:
             ).first()
             if definition is None:
                 raise NotFound(f"流程 {process_key} 没有版本 {version}")
-        loaded = self.spec_for(definition)
+        loaded = self.spec_for(definition.id)
         now = self.now()
         scope = scope or {}
         instance = ProcessInstance(
             definition_id=definition.id,
-            definition=definition,
             process_key=definition.key,
             business_key=business_key,
             status=InstanceStatus.RUNNING,
@@ -331,7 +336,7 @@ class Engine:
 
     def workflow_of(self, instance: ProcessInstance) -> BpmnWorkflow:
         """A read-only copy of an instance's workflow (for inspection; changes are not saved)."""
-        loaded = self.spec_for(instance.definition)
+        loaded = self.spec_for(instance.definition_id)
         workflow = load_state(instance.state, loaded.spec, loaded.subprocess_specs)
         workflow.script_engine = self.script_engine
         return workflow
@@ -378,7 +383,7 @@ class Engine:
             # FOR UPDATE serialises steps on one instance (PostgreSQL); SQLite serialises writers itself and the
             # version column catches the rest.
             instance = session.scalars(
-                select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+                select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
                 .execution_options(populate_existing=True)
             ).first()
             if instance is None:
@@ -419,7 +424,7 @@ class Engine:
             )
         }
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-        loaded = self.spec_for(instance.definition)
+        loaded = self.spec_for(instance.definition_id)
         for spiff_id, row in open_rows.items():
             if spiff_id not in ready and row is not ctx.completed_task:
                 # Withdrawn by the flow itself (boundary event, gateway): close it, not "completed".

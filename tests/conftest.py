@@ -72,6 +72,7 @@ def db(app):
 
     with app.app_context():
         _empty_database(database)
+        app.extensions["jiuzhu.engine"].forget_specs()
         clock_module.active().set(START)
         seed(database.session)
         assert deploy_files(sorted(bpmn_dir().glob("*.bpmn")), echo=lambda *_: None)
