@@ -78,6 +78,10 @@ class StepContext:
         return entry
 
 
+class _NothingDue(Exception):
+    """A timer step found no due timer; the step is rolled back without writing anything."""
+
+
 _current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("jiuzhu_step", default=None)
 
 
@@ -274,11 +278,26 @@ class Engine:
 
         self._step(instance_id, actor, "message", action)
 
-    def fire_timers(self, instance_id: int) -> None:
+    def fire_timers(self, instance_id: int, *, skip_locked: bool = False) -> bool:
+        """Run an instance's due timers; with `skip_locked`, an instance another worker holds is left alone.
+
+        Returns whether the instance was stepped.
+        """
+
         def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
+            due = [item for item in waiting_of(workflow) if item["type"] == "timer" and item.get("due_at")
+                   and datetime.fromisoformat(item["due_at"]) <= ctx.now]
+            if not due:
+                raise _NothingDue()  # another worker fired it already: write nothing
+            for item in due:
+                ctx.audit("timer_fired", element_id=item["element_id"], element_name=item.get("name"),
+                          detail={"due_at": item["due_at"]})
             workflow.refresh_timers()
 
-        self._step(instance_id, "system", "timer", action)
+        try:
+            return self._step(instance_id, "system", "timer", action, skip_locked=skip_locked) is not None
+        except _NothingDue:
+            return False
 
     def claim(self, task_id: int, actor: str) -> HumanTask:
         # Claiming touches only the projection: a conditional UPDATE makes a concurrent second claim lose.
@@ -377,18 +396,24 @@ class Engine:
         return task
 
     def _step(self, instance_id: int, actor: str | None, action_name: str,
-              action: Callable[[StepContext, BpmnWorkflow], None]) -> ProcessInstance:
+              action: Callable[[StepContext, BpmnWorkflow], None], *,
+              skip_locked: bool = False) -> ProcessInstance | None:
         session = self.session
         with self._transaction(session):
             # FOR UPDATE serialises steps on one instance (PostgreSQL); SQLite serialises writers itself and the
-            # version column catches the rest.
+            # version column catches the rest. Sweeps pass skip_locked so workers never queue on one row.
             instance = session.scalars(
-                select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
+                select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                .with_for_update(of=ProcessInstance, skip_locked=skip_locked)
                 .execution_options(populate_existing=True)
             ).first()
             if instance is None:
+                if skip_locked:
+                    return None
                 raise NotFound("流程实例不存在")
             if instance.status != InstanceStatus.RUNNING:
+                if skip_locked:
+                    return None
                 raise Conflict("流程实例已结束")
             workflow = self.workflow_of(instance)
             ctx = StepContext(self, session, instance, self.now(), actor, action_name)
@@ -507,25 +532,14 @@ class Engine:
         """Fire every due timer; one broken instance is logged and retried later, never stops the sweep."""
         now = self.now()
         handled = 0
-        session = self.session
         for instance_id in self.due_timer_instances(now, limit):
             try:
-                locked = session.scalars(
-                    select(ProcessInstance.id)
-                    .where(ProcessInstance.id == instance_id, ProcessInstance.next_timer_at <= now,
-                           ProcessInstance.status == InstanceStatus.RUNNING)
-                    .with_for_update(skip_locked=True)
-                ).first()
-                session.rollback()
-                if locked is None:
-                    continue  # another worker has it, or it already fired
-                self.fire_timers(instance_id)
-                handled += 1
+                if self.fire_timers(instance_id, skip_locked=True):
+                    handled += 1
             except Conflict:
-                continue
+                continue  # moved on under us (completed, or another worker got there first)
             except Exception:
                 log.exception("timer of instance %s failed; retrying later", instance_id)
-                session.rollback()
                 self._postpone_timer(instance_id, now + timedelta(minutes=5))
         return handled
 
