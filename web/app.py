@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from . import errors
 from .engine_setup import build_engine, install_clock, reload_calendar, sync_simulated_clock
-from .extensions import db, migrate
+from .extensions import csrf, db, migrate
 from .settings import from_environment
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -51,6 +51,41 @@ def _tune_sqlite(app: Flask) -> None:
         cursor.close()
 
 
+# Navigation entries: (endpoint, label, roles that see it; None = everyone logged in). Entries whose page is not
+# registered are left out, so a page area can be added without touching the layout.
+NAV = [
+    ("inbox.index", "待办", None),
+    ("cases_ui.index", "案件", None),
+    ("dashboard.index", "督办看板", {"supervisor", "district_approver", "district_inspector", "admin"}),
+    ("modeler.index", "流程设计", {"process_designer", "admin"}),
+    ("api_docs.docs_page", "API 文档", None),
+]
+
+
+def _init_csrf(app: Flask) -> None:
+    # Forms posted by a browser carry a CSRF token; the API (bearer tokens) and signed webhooks do not need one.
+    csrf.init_app(app)
+    for name, blueprint in app.blueprints.items():
+        if name.startswith("api_") or name.startswith("webhooks"):
+            csrf.exempt(blueprint)
+
+
+def _template_globals(app: Flask) -> None:
+    from workflows.roles import ROLES
+
+    from .ui.common import page_user
+
+    @app.context_processor
+    def _inject():
+        user = page_user()
+        links = []
+        if user is not None:
+            links = [(endpoint, label) for endpoint, label, roles in NAV
+                     if endpoint in app.view_functions and (roles is None or user.role in roles)]
+        return {"current_user": user, "nav_links": links,
+                "role_names": {k: r.name for k, r in ROLES.items()}}
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.environ.get("JIUZHU_INSTANCE_PATH") or str(Path.cwd() / "instance"))
     settings = from_environment()
@@ -88,6 +123,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .api import register as register_api
 
     register_api(app)
+    from .ui import register as register_ui
+
+    register_ui(app)
+    _init_csrf(app)
+    _template_globals(app)
     from .cli import register as register_cli
 
     register_cli(app)

@@ -25,7 +25,8 @@ def bpmn_dir() -> Path:
 def upgrade_database() -> None:
     from flask_migrate import upgrade
 
-    upgrade()
+    # "heads": feature branches may add migrations side by side before a merge revision joins them.
+    upgrade(revision="heads")
 
 
 def deploy_files(paths, *, echo=click.echo) -> bool:

@@ -7,7 +7,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, jsonify, render_template
 
-from .common import API_PREFIX
+from .common import API_PREFIX, doc
 
 bp = Blueprint("api_docs", __name__)
 
@@ -54,6 +54,7 @@ def build_spec(app) -> dict:
 
 
 @bp.get(f"{API_PREFIX}/openapi.json")
+@doc(auth=False, tag="meta")
 def openapi():
     """The OpenAPI 3 document of this API."""
     return jsonify(build_spec(current_app))
