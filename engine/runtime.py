@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,9 +28,10 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock as clock_module
@@ -38,6 +41,7 @@ from .models import (
     HumanTask,
     InstanceStatus,
     OutboxEvent,
+    OutboxStatus,
     ProcessDefinition,
     ProcessInstance,
     TaskStatus,
@@ -64,18 +68,47 @@ class StepContext:
     actor: str | None
     action: str
     created_tasks: list[HumanTask] = field(default_factory=list)
-    closed_tasks: list[HumanTask] = field(default_factory=list)
+    closed_task_ids: list[str] = field(default_factory=list)
     completed_task: HumanTask | None = None
     instance_completed: bool = False
+    ready_before: set[str] = field(default_factory=set)
+    # Audit and outbox rows are buffered and written with one multi-row INSERT each at the end of the step.
+    audit_rows: list[dict] = field(default_factory=list)
+    event_rows: list[dict] = field(default_factory=list)
+    # Run right after the task projection is synced (a return hands the re-opened task to its earlier holder).
+    after_sync: list[Callable[[StepContext, BpmnWorkflow], None]] = field(default_factory=list)
 
-    def emit(self, event_type: str, payload: dict) -> OutboxEvent:
+    def emit(self, event_type: str, payload: dict) -> None:
         """Queue an outbox event in this step's transaction."""
-        return self.engine.emit(self.session, event_type, payload, now=self.now, instance=self.instance)
+        self.event_rows.append(_event_row(event_type, payload, self.now, self.instance))
 
-    def audit(self, action: str, **kwargs: Any) -> AuditEntry:
-        entry = AuditEntry(instance_id=self.instance.id, at=self.now, actor=self.actor, action=action, **kwargs)
-        self.session.add(entry)
-        return entry
+    def audit(self, action: str, *, task_id: int | None = None, element_id: str | None = None,
+              element_name: str | None = None, opinion: str | None = None, detail: dict | None = None) -> None:
+        self.audit_rows.append({
+            "instance_id": self.instance.id, "task_id": task_id, "at": self.now, "actor": self.actor,
+            "action": action, "element_id": element_id, "element_name": element_name, "opinion": opinion,
+            "detail": detail,
+        })
+
+    def write_buffers(self) -> None:
+        if self.audit_rows:
+            self.session.execute(insert(AuditEntry), self.audit_rows)
+        if self.event_rows:
+            self.session.execute(insert(OutboxEvent), self.event_rows)
+        self.audit_rows, self.event_rows = [], []
+
+
+def _event_row(event_type: str, payload: dict, now: datetime, instance: ProcessInstance | None) -> dict:
+    return {
+        "event_type": event_type,
+        "instance_id": instance.id if instance else None,
+        "business_key": instance.business_key if instance else None,
+        "payload": payload,
+        "created_at": now,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
 
 
 class _NothingDue(Exception):
@@ -83,6 +116,7 @@ class _NothingDue(Exception):
 
 
 _current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("jiuzhu_step", default=None)
+_last_created: contextvars.ContextVar[tuple[HumanTask, ...]] = contextvars.ContextVar("jiuzhu_created", default=())
 
 
 def current_step() -> StepContext:
@@ -100,9 +134,39 @@ class Listener(Protocol):
 
 @dataclass
 class LoadedSpec:
+    version: int
     spec: Any
     subprocess_specs: dict
     user_tasks: dict[str, dict]
+
+
+class WorkflowCache:
+    """Recently stepped workflows by instance, so the next step on this process skips deserialising.
+
+    An entry is valid only for the row version it was saved as; `take` removes it, so a step that fails never
+    leaves a half-changed workflow behind.
+    """
+
+    def __init__(self, size: int = 500):
+        self._size = size
+        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, instance_id: int, version: int) -> BpmnWorkflow | None:
+        with self._lock:
+            item = self._items.pop(instance_id, None)
+        return item[1] if item is not None and item[0] == version else None
+
+    def put(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
+        with self._lock:
+            self._items[instance_id] = (version, workflow)
+            self._items.move_to_end(instance_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
 class Engine:
@@ -121,6 +185,7 @@ class Engine:
         self.listeners = list(listeners)
         self._clock = clock
         self._specs: dict[int, LoadedSpec] = {}
+        self._workflows = WorkflowCache()
 
     # -- time ---------------------------------------------------------------------------------------------
     @property
@@ -144,12 +209,13 @@ class Engine:
                 raise NotFound("流程定义不存在")
             spec, subprocess_specs = load_spec(definition.spec_json)
             user_tasks = {t["element_id"]: t for t in (definition.user_tasks or [])}
-            loaded = self._specs[definition_id] = LoadedSpec(spec, subprocess_specs, user_tasks)
+            loaded = self._specs[definition_id] = LoadedSpec(definition.version, spec, subprocess_specs, user_tasks)
         return loaded
 
     def forget_specs(self) -> None:
-        """Drop cached specs (a test that empties the database reuses definition ids)."""
+        """Drop cached specs and workflows (a test that empties the database reuses ids)."""
         self._specs.clear()
+        self._workflows.clear()
 
     def latest_definition(self, process_key: str) -> ProcessDefinition:
         definition = self.session.scalars(
@@ -214,6 +280,7 @@ class Engine:
             ctx.audit("process_started", detail={"process_key": definition.key, "version": definition.version})
             ctx.emit("process.started", {"process_key": definition.key, "version": definition.version})
             self._run(ctx, workflow, lambda wf: None)
+        self._workflows.put(instance.id, instance.version, workflow)
         return instance
 
     def complete_task(
@@ -228,37 +295,41 @@ class Engine:
         task = self._task_or_404(task_id)
 
         def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
-            row = ctx.session.get(HumanTask, task_id, populate_existing=True)
-            if row is None or row.status != TaskStatus.OPEN:
-                raise Conflict("该任务已办结或已取消")
-            if row.assignee and row.assignee != actor:
-                raise Conflict(f"该任务已由 {row.assignee} 认领，只有认领人可以办理")
-            spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+            spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
-                raise Conflict("该任务已不在待办状态")
+                raise Conflict("该任务已办结或已不在待办状态")
+            # Checks and completes in one statement: a concurrent claim or completion makes it match no row.
+            done = cast(CursorResult, ctx.session.execute(
+                update(HumanTask)
+                .where(HumanTask.id == task_id, HumanTask.status == TaskStatus.OPEN,
+                       or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor))
+                .values(status=TaskStatus.COMPLETED, completed_at=ctx.now, completed_by=actor, outcome=outcome,
+                        data=dict(data or {}))
+                .execution_options(synchronize_session=False)
+            ))
+            if done.rowcount != 1:
+                current = ctx.session.get(HumanTask, task_id, populate_existing=True)
+                if current is not None and current.status == TaskStatus.OPEN and current.assignee:
+                    raise Conflict(f"该任务已由 {current.assignee} 认领，只有认领人可以办理")
+                raise Conflict("该任务已办结或已取消")
+            for name, value in (("status", TaskStatus.COMPLETED), ("completed_at", ctx.now),
+                                ("completed_by", actor), ("outcome", outcome), ("data", dict(data or {}))):
+                set_committed_value(task, name, value)
             if data:
                 spiff_task.set_data(**dict(data))
             spiff_task.run()
-            status: TaskStatus = row.status  # widen: mypy narrowed it to OPEN above
-            row.status = status.to(TaskStatus.COMPLETED)
-            row.completed_at = ctx.now
-            row.completed_by = actor
-            row.outcome = outcome
-            row.data = dict(data or {})
-            ctx.completed_task = row
-            ctx.audit(
-                "task_completed",
-                task_id=row.id,
-                element_id=row.element_id,
-                element_name=row.name,
-                opinion=opinion,
-                detail={"outcome": outcome} if outcome else None,
-            )
-            ctx.emit("task.completed", {"task_id": row.id, "element_id": row.element_id, "actor": actor,
+            ctx.completed_task = task
+            ctx.audit("task_completed", task_id=task.id, element_id=task.element_id, element_name=task.name,
+                      opinion=opinion, detail={"outcome": outcome} if outcome else None)
+            ctx.emit("task.completed", {"task_id": task.id, "element_id": task.element_id, "actor": actor,
                                         "outcome": outcome})
 
         self._step(task.instance_id, actor, "complete", action)
         return task
+
+    def last_created_tasks(self) -> list[HumanTask]:
+        """The tasks the most recent step of this thread created (so a caller can answer "what's next")."""
+        return list(_last_created.get())
 
     def send_message(self, instance_id: int, name: str, payload: Any, *, actor: str | None = None) -> None:
         def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
@@ -362,14 +433,8 @@ class Engine:
 
     def emit(self, session: Session, event_type: str, payload: dict, *, now: datetime,
              instance: ProcessInstance | None = None) -> OutboxEvent:
-        event = OutboxEvent(
-            event_type=event_type,
-            instance_id=instance.id if instance else None,
-            business_key=instance.business_key if instance else None,
-            payload=payload,
-            created_at=now,
-            next_attempt_at=now,
-        )
+        """Queue an outbox event outside a step (task hand-overs and other projection-only actions)."""
+        event = OutboxEvent(**_event_row(event_type, payload, now, instance))
         session.add(event)
         return event
 
@@ -415,9 +480,14 @@ class Engine:
                 if skip_locked:
                     return None
                 raise Conflict("流程实例已结束")
-            workflow = self.workflow_of(instance)
+            # The row lock makes us the only writer: a cached workflow of the same version is the stored state.
+            workflow = self._workflows.take(instance.id, instance.version) or self.workflow_of(instance)
             ctx = StepContext(self, session, instance, self.now(), actor, action_name)
+            # The projection mirrors the READY user tasks, so what was ready before tells which rows are open.
+            ctx.ready_before = {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
             self._run(ctx, workflow, lambda wf: action(ctx, wf))
+        # Only a committed step's workflow goes back to the cache; a failed one was taken out and is dropped.
+        self._workflows.put(instance.id, instance.version, workflow)
         return instance
 
     def _run(self, ctx: StepContext, workflow: BpmnWorkflow, action: Callable[[BpmnWorkflow], None]) -> None:
@@ -434,40 +504,44 @@ class Engine:
             except SpiffWorkflowException as exc:
                 raise ScriptError(_describe(exc)) from exc
             self._sync_tasks(ctx, workflow)
+            for hook in ctx.after_sync:
+                hook(ctx, workflow)
+            _last_created.set(tuple(ctx.created_tasks))
             self._save(ctx, workflow)
             for listener in self.listeners:
                 listener.after_step(ctx, workflow)
+            ctx.write_buffers()
         finally:
             _current.reset(token)
 
     def _sync_tasks(self, ctx: StepContext, workflow: BpmnWorkflow) -> None:
         session, instance = ctx.session, ctx.instance
-        open_rows = {} if ctx.action == "start" else {
-            row.spiff_task_id: row
-            for row in session.scalars(
-                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
-            )
-        }
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        completed = {ctx.completed_task.spiff_task_id} if ctx.completed_task is not None else set()
+        withdrawn = ctx.ready_before - set(ready) - completed
+        if withdrawn:
+            # Withdrawn by the flow itself (boundary event, gateway, reset): closed, not "completed".
+            session.execute(
+                update(HumanTask)
+                .where(HumanTask.instance_id == instance.id, HumanTask.spiff_task_id.in_(withdrawn),
+                       HumanTask.status == TaskStatus.OPEN)
+                .values(status=TaskStatus.CANCELLED, completed_at=ctx.now)
+                .execution_options(synchronize_session=False)
+            )
+            ctx.closed_task_ids.extend(sorted(withdrawn))
+        new = [t for spiff_id, t in ready.items() if spiff_id not in ctx.ready_before]
+        if not new:
+            return
         loaded = self.spec_for(instance.definition_id)
-        for spiff_id, row in open_rows.items():
-            if spiff_id not in ready and row is not ctx.completed_task:
-                # Withdrawn by the flow itself (boundary event, gateway): close it, not "completed".
-                row.status = row.status.to(TaskStatus.CANCELLED)
-                row.completed_at = ctx.now
-                ctx.closed_tasks.append(row)
-        for spiff_id, spiff_task in ready.items():
-            if spiff_id in open_rows:
-                continue
+        for spiff_task in new:
             row = self._new_task_row(ctx, spiff_task, loaded)
             session.add(row)
             ctx.created_tasks.append(row)
-        if ctx.created_tasks:
-            session.flush()
-            for row in ctx.created_tasks:
-                ctx.emit("task.created", {"task_id": row.id, "element_id": row.element_id, "role": row.role,
-                                          "assignee": row.assignee,
-                                          "due_at": row.due_at.isoformat() if row.due_at else None})
+        session.flush()
+        for row in ctx.created_tasks:
+            ctx.emit("task.created", {"task_id": row.id, "element_id": row.element_id, "role": row.role,
+                                      "assignee": row.assignee,
+                                      "due_at": row.due_at.isoformat() if row.due_at else None})
 
     def _new_task_row(self, ctx: StepContext, spiff_task, loaded: LoadedSpec) -> HumanTask:
         spec = spiff_task.task_spec
@@ -499,6 +573,9 @@ class Engine:
             remind = _positive_int(props.get("remindBeforeWorkingDays"))
             if remind:
                 row.remind_at = self.calendar.subtract_working_days(row.due_at, remind)
+            row.next_escalation_at = row.due_at  # the deadline sweep marks it overdue then (engine.deadlines)
+        if instance.paused_at is not None:
+            row.paused_at = ctx.now  # the case waits on the applicant: this task's clock starts when it resumes
         return row
 
     def _save(self, ctx: StepContext, workflow: BpmnWorkflow) -> None:

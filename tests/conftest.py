@@ -73,6 +73,9 @@ def db(app):
     with app.app_context():
         _empty_database(database)
         app.extensions["jiuzhu.engine"].forget_specs()
+        from web.auth import forget_user
+
+        forget_user()
         clock_module.active().set(START)
         seed(database.session)
         assert deploy_files(sorted(bpmn_dir().glob("*.bpmn")), echo=lambda *_: None)

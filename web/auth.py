@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from datetime import timedelta
 
 from flask import current_app, g, request, session
@@ -81,10 +82,40 @@ def _user_from_request() -> User | None:
         username = session["user"]
     if not username:
         return None
-    user = db.session.scalars(select(User).where(User.username == username)).first()
+    user = _cached_user(username)
     if user is None or not user.active:
         raise Unauthorized("用户不存在或已停用")
     return user
+
+
+# Users change rarely and every API call needs one; a short per-process cache saves a query per request. A
+# deactivated user keeps access for at most USER_CACHE_SECONDS, like a token that has not expired yet.
+USER_CACHE_SECONDS = 30.0
+_user_cache: dict[str, tuple[float, User]] = {}
+
+
+def _cached_user(username: str) -> User | None:
+    now = time.monotonic()
+    hit = _user_cache.get(username)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        _user_cache.pop(username, None)
+        return None
+    db.session.expunge(user)  # a detached snapshot: its attributes stay readable in any later request
+    if len(_user_cache) > 10_000:
+        _user_cache.clear()
+    _user_cache[username] = (now + USER_CACHE_SECONDS, user)
+    return user
+
+
+def forget_user(username: str | None = None) -> None:
+    """Drop a cached user after changing it (password, role, deactivation); no name drops them all."""
+    if username is None:
+        _user_cache.clear()
+    else:
+        _user_cache.pop(username, None)
 
 
 def current_user() -> User:

@@ -197,3 +197,7 @@ cli = FlaskGroup(create_app=_create_app, add_default_commands=False,
 
 def main() -> None:
     cli.main(prog_name="jiuzhu")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,7 @@ from flask_wtf import CSRFProtect
 
 from engine.models import Base
 
-db = SQLAlchemy(model_class=Base)
+# expire_on_commit=False: a view answers from the rows its step just wrote instead of reading them back.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()

@@ -39,14 +39,15 @@ def visible_instance(instance_id: int) -> ProcessInstance:
     return instance
 
 
-def instance_json(instance: ProcessInstance) -> dict:
-    tasks = db.session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
-    ).all()
+def instance_json(instance: ProcessInstance, tasks: list[HumanTask] | None = None) -> dict:
+    if tasks is None:
+        tasks = list(db.session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
+        ))
     return {
         "id": instance.id,
         "process_key": instance.process_key,
-        "version": instance.definition.version,
+        "version": engine().spec_for(instance.definition_id).version,
         "business_key": instance.business_key,
         "status": instance.status.value,
         "started_by": instance.started_by,
@@ -73,7 +74,8 @@ def start():
         started_by=user.username,
         scope={"district": user.district, "street": user.street, "community": user.community},
     )
-    return jsonify(instance_json(instance)), 201
+    # A new instance's open tasks are exactly those its first step created.
+    return jsonify(instance_json(instance, engine().last_created_tasks())), 201
 
 
 @bp.get("/<int:instance_id>")

@@ -188,8 +188,10 @@ def complete(task_id: int):
     decision = data.get("decision")
     engine().complete_task(task.id, actor=user.username, data=data, opinion=data.get("opinion"),
                            outcome=decision if isinstance(decision, str) else None)
-    db.session.expire_all()
-    return jsonify(task_item(db.session.get(HumanTask, task.id)))
+    body = task_item(task)
+    # What the step put on desks next — only those the caller may see.
+    body["next_tasks"] = [task_item(t) for t in engine().last_created_tasks() if access.can_see_task(user, t)]
+    return jsonify(body)
 
 
 @bp.post("/<int:task_id>/comments")
