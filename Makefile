@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 export PORT
+ASSET_STAMPS := web/static/vendor/.built web/static/build/.built
 
 .PHONY: setup run test test-fast lint bench assets clean
 
-setup: $(VENV)/.installed web/static/vendor/.built
+setup: $(VENV)/.installed $(ASSET_STAMPS)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +20,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-web/static/vendor/.built: node_modules/.package-lock.json scripts/build-assets.mjs
+# One build writes both: copies into web/static/vendor, our bundles (modeler, server-side bpmnlint) into
+# web/static/build; it reruns when either is missing or a package or one of our sources changed.
+$(ASSET_STAMPS) &: node_modules/.package-lock.json scripts/build-assets.mjs $(wildcard web/static/modeler/*)
 	npm run --silent build
-	touch $@
+	touch $(ASSET_STAMPS)
 
-assets: web/static/vendor/.built
+assets: $(ASSET_STAMPS)
 
 ## Serve on 127.0.0.1:$(PORT) with SQLite and demo data (gunicorn + in-process worker).
 run: setup
@@ -46,4 +49,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) node_modules web/static/vendor instance .pytest_cache
+	rm -rf $(VENV) node_modules web/static/vendor web/static/build instance .pytest_cache

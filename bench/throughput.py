@@ -5,7 +5,8 @@ three tasks over HTTP against `jiuzhu`'s production server (gunicorn, 2 processe
 completions per second, p50/p95 latency of `complete`, and stored bytes per instance, for 1 and 4 clients.
 
 BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/jiuzhu_bench_tp) is emptied first.
-BENCH_SECONDS (default 20) is the measuring time per client count.
+BENCH_INSTANCES (default 600) is the number of instances per run, split among the clients; each run starts them
+all first (timed as starts/s), then completes their 3 tasks each (timed as completions/s; latency of `complete`).
 """
 from __future__ import annotations
 
@@ -69,14 +70,19 @@ def _login(port: int, username: str) -> Client:
     return Client(port, body["token"])
 
 
-def _drive(client: Client, stop_at: float, latencies: list[float], counts: list[int], errors: list[str]):
-    completed = 0
-    while time.perf_counter() < stop_at:
+def _start_many(client: Client, count: int, firsts: list[dict], errors: list[str]) -> None:
+    for _ in range(count):
         status, body = client.call("POST", "/api/v1/process-instances", {"process_key": "bench_three_steps"})
         if status != 201:
             errors.append(f"start {status} {body}")
             continue
-        task = body["tasks"][0]
+        firsts.append(body["tasks"][0])
+
+
+def _complete_all(client: Client, firsts: list[dict], latencies: list[float], counts: list[int],
+                  errors: list[str]) -> None:
+    completed = 0
+    for task in firsts:
         while task is not None:
             started = time.perf_counter()
             status, body = client.call("POST", f"/api/v1/tasks/{task['id']}/complete", {"data": {"ok": True}})
@@ -89,25 +95,36 @@ def _drive(client: Client, stop_at: float, latencies: list[float], counts: list[
     counts.append(completed)
 
 
-def _measure(port: int, clients: int, seconds: float) -> dict:
-    users = ["jd_heping", "jd_anding", "jd_heping_lead", "jd_anding_lead"]
-    logged_in = [_login(port, users[i % len(users)]) for i in range(clients)]
-    latencies: list[float] = []
-    counts: list[int] = []
-    errors: list[str] = []
-    stop_at = time.perf_counter() + seconds
+def _parallel(targets) -> float:
+    threads = [threading.Thread(target=fn, args=args) for fn, args in targets]
     started = time.perf_counter()
-    threads = [threading.Thread(target=_drive, args=(c, stop_at, latencies, counts, errors)) for c in logged_in]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def _measure(port: int, clients: int, instances_per_client: int) -> dict:
+    """Phase 1: each client starts its instances; phase 2: each client completes their three tasks each."""
+    users = ["jd_heping", "jd_anding", "jd_heping_lead", "jd_anding_lead"]
+    logged_in = [_login(port, users[i % len(users)]) for i in range(clients)]
+    errors: list[str] = []
+    firsts: list[list[dict]] = [[] for _ in logged_in]
+    start_seconds = _parallel([(_start_many, (c, instances_per_client, firsts[i], errors))
+                               for i, c in enumerate(logged_in)])
+    latencies: list[float] = []
+    counts: list[int] = []
+    complete_seconds = _parallel([(_complete_all, (c, firsts[i], latencies, counts, errors))
+                                  for i, c in enumerate(logged_in)])
     latencies.sort()
+    started = sum(len(f) for f in firsts)
     return {
         "clients": clients,
+        "starts_per_second": started / start_seconds,
         "completions": sum(counts),
-        "per_second": sum(counts) / elapsed,
+        "per_second": sum(counts) / complete_seconds,
+        "end_to_end_per_second": sum(counts) / (start_seconds + complete_seconds),
         "p50_ms": statistics.median(latencies) * 1000 if latencies else None,
         "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000 if latencies else None,
         "errors": len(errors),
@@ -117,15 +134,15 @@ def _measure(port: int, clients: int, seconds: float) -> dict:
 
 def run() -> None:
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    seconds = float(os.environ.get("BENCH_SECONDS", "20"))
-    print(f"   database {make_url(url).render_as_string(hide_password=True)}, {seconds:.0f} s per run, "
-          f"{os.cpu_count()} cores", flush=True)
+    instances = int(os.environ.get("BENCH_INSTANCES", "600"))
+    print(f"   database {make_url(url).render_as_string(hide_password=True)}, {instances} instances per run, "
+          f"{os.cpu_count()} cores, gunicorn with 2 worker processes", flush=True)
     _fresh_database(url)
     instance = tempfile.mkdtemp(prefix="jiuzhu-bench-")
     env = dict(os.environ, DATABASE_URL=url, JIUZHU_INSTANCE_PATH=instance, JIUZHU_ENV="development",
                SECRET_KEY="bench-secret", JIUZHU_CLOCK="system")
     jiuzhu = [sys.executable, "-m", "web.cli"]
-    subprocess.run(jiuzhu + ["db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(jiuzhu + ["db", "upgrade", "heads"], env=env, cwd=ROOT, check=True, capture_output=True)
     subprocess.run(jiuzhu + ["demo"], env=env, cwd=ROOT, check=True, capture_output=True)
     port = _free_port()
     server = subprocess.Popen(
@@ -145,12 +162,14 @@ def run() -> None:
         status, body = designer.call("POST", "/api/v1/process-definitions",
                                      raw=three_steps("bench_three_steps").encode(), content_type="application/xml")
         assert status in (200, 201), body
-        _measure(port, 2, 3)  # warm-up: imports, spec caches, connection pools
+        _measure(port, 2, 30)  # warm-up: imports, spec caches, connection pools
         for clients in (1, 4):
-            r = _measure(port, clients, seconds)
+            r = _measure(port, clients, instances // clients)
             print(f"   {clients} client(s): {r['per_second']:.0f} task completions/s, complete p50 "
-                  f"{r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms ({r['completions']} completions, "
-                  f"{r['errors']} errors{'; ' + r['first_error'] if r['errors'] else ''})", flush=True)
+                  f"{r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms ({r['completions']} completions); "
+                  f"starts {r['starts_per_second']:.0f}/s; start+complete end to end "
+                  f"{r['end_to_end_per_second']:.0f} completions/s; {r['errors']} errors"
+                  f"{'; ' + r['first_error'] if r['errors'] else ''}", flush=True)
         engine = create_engine(url)
         with engine.connect() as conn:
             n, state_bytes = conn.execute(text(

@@ -25,6 +25,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from .errors import InvalidDefinition, Problem
+from .lint import UNREACHABLE_MESSAGE, ids_within, run_bpmnlint, unreachable_elements
 from .scripting import check_expression
 
 MAX_BPMN_BYTES = 5 * 1024 * 1024
@@ -59,6 +60,8 @@ class CompiledDefinition:
     spec: BpmnProcessSpec
     subprocess_specs: dict
     user_tasks: list[UserTaskInfo]
+    # Findings that do not stop a deploy (bpmnlint "warn" rules, a non-executable process deployed anyway).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _refuse(message: str, element_id: str | None = None) -> InvalidDefinition:
@@ -137,8 +140,31 @@ def _choose_process(root: etree._Element, process_key: str | None) -> etree._Ele
             return roots[0]
         if candidates:
             names = "、".join(p.get("id") or "?" for p in (roots or candidates))
-            raise _refuse(f"文件中有多个可执行的流程（{names}），请指定要部署哪一个")
-    raise _refuse(f"文件中没有可执行的流程（isExecutable=\"true\"）：{ids}")
+            raise _refuse(f"文件中有多个可执行的流程（{names}），请指定要部署哪一个（process 参数）")
+    # Every process says isExecutable="false" — most modelers write that by default. One obvious main process
+    # (the only one no other calls) is deployed anyway, with a warning; several pools need the designer to choose.
+    roots = [p for p in processes if p.get("id") not in called]
+    if len(roots) == 1:
+        return roots[0]
+    names = "、".join(p.get("id") or "?" for p in (roots or processes))
+    raise _refuse(f"文件中有多个流程（{names}），且都未标记为可执行（isExecutable=\"true\"）："
+                  "请指定要部署哪一个（process 参数），或只把要部署的流程标记为可执行")
+
+
+def choose_process(root: etree._Element, process_key: str | None) -> etree._Element:
+    """The process of a document that a deploy of it would take (InvalidDefinition when that is unclear)."""
+    return _choose_process(root, process_key)
+
+
+def _make_executable(processes: Sequence[etree._Element]) -> list[Problem]:
+    """Mark non-executable processes executable for SpiffWorkflow, saying so (the stored XML is unchanged)."""
+    warnings = []
+    for process in processes:
+        if process.get("isExecutable") == "false":
+            process.set("isExecutable", "true")
+            warnings.append(Problem(process.get("id"), "流程标记为不可执行（isExecutable=\"false\"，多为建模工具的默认值），"
+                                                        "已按可执行流程编译"))
+    return warnings
 
 
 class _Document:
@@ -185,6 +211,12 @@ class _Document:
                 break
             parent = parent.getparent()
         return self.lanes.get(element.get("id"))
+
+    def collaboration_ids(self, processes: Sequence[etree._Element]) -> set[str]:
+        """Ids of the participants (pools) that show these processes: lint findings on them belong here too."""
+        wanted = {p.get("id") for p in processes}
+        return {participant.get("id") or "" for participant in self.root.iterfind(".//bpmn:participant", NSMAP)
+                if participant.get("processRef") in wanted}
 
     def process_of(self, element: etree._Element) -> etree._Element | None:
         for ancestor in element.iterancestors(f"{{{BPMN_NS}}}process"):
@@ -366,6 +398,10 @@ def _check_user_task(
             yield f"escalateTo 的角色 {escalate or '（空）'} 不存在"
     if form_keys is not None and "formKey" in props and task.form_key not in form_keys:
         yield f"表单 {task.form_key or '（空）'} 不存在"
+    elif form_keys is not None and "formKey" not in props and task.role is not None:
+        # A task for an agency role lands in an inbox: it must say which registered form its people fill in.
+        # (A task without any role goes back to whoever started the instance and may use the free form.)
+        yield "缺少表单（formKey）：进入角色待办的用户任务须选择一个已登记的表单"
     due = None
     if "dueInWorkingDays" in props:
         due = _working_days(props["dueInWorkingDays"])
@@ -533,18 +569,35 @@ def compile_bpmn(
     dmn: Sequence[bytes] = (),
     roles: Collection[str] | None = None,
     form_keys: Collection[str] | None = None,
+    lint: bool = False,
 ) -> CompiledDefinition:
     """Parse and validate one process of a BPMN upload; InvalidDefinition lists every problem found.
 
     `roles` and `form_keys`, when given, are the names a lane, `candidateGroups`, `escalateTo` and `formKey` may
-    use; None skips those checks (e.g. for diagrams from elsewhere).
+    use; None skips those checks (e.g. for diagrams from elsewhere). With `lint`, bpmnlint runs too (engine/lint.py):
+    its "error" findings are problems, its warnings land in `warnings` (also set on a raised InvalidDefinition).
     """
     try:
-        return _compile(xml, process_key, dmn, roles, form_keys)
+        return _compile(xml, process_key, dmn, roles, form_keys, lint)
     except InvalidDefinition:
         raise
     except Exception as exc:  # last resort: an upload must never cause anything but a 422
         raise _refuse(f"无法处理该文件：{exc.__class__.__name__}: {exc}") from exc
+
+
+def _lint(raw: bytes, scope: set[str]) -> tuple[list[Problem], list[Problem]]:
+    report = run_bpmnlint(raw)
+    if report.unavailable:
+        return [], [Problem(None, report.unavailable)]
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    for finding in report.findings:
+        # Only the processes being deployed count; other pools of a collaboration are documentation.
+        if finding.element_id is not None and finding.element_id not in scope:
+            continue
+        (errors if finding.is_error else warnings).append(
+            Problem(finding.element_id, f"{finding.message}（bpmnlint: {finding.rule}）"))
+    return errors, warnings
 
 
 def _compile(
@@ -553,8 +606,10 @@ def _compile(
     dmn: Sequence[bytes],
     roles: Collection[str] | None,
     form_keys: Collection[str] | None,
+    lint: bool = False,
 ) -> CompiledDefinition:
-    root = parse_xml_safely(xml.encode("utf-8") if isinstance(xml, str) else xml)
+    raw = xml.encode("utf-8") if isinstance(xml, str) else xml
+    root = parse_xml_safely(raw)
     problems: list[Problem] = []
     dmn_roots = []
     for index, table in enumerate(dmn):
@@ -567,6 +622,7 @@ def _compile(
     key = process.get("id") or ""
     doc = _Document(root)
     reachable = doc.reachable_processes(process)
+    warnings = _make_executable(reachable)
 
     spec, subprocess_specs, parser_problems = _parse_with_spiff(doc, key, dmn_roots)
     problems.extend(parser_problems)
@@ -576,14 +632,23 @@ def _compile(
     else:
         tasks = _user_tasks_from_xml(doc, reachable)
     problems.extend(_check_user_tasks(doc, tasks, roles, form_keys))
+    for container in reachable:
+        problems.extend(Problem(node.get("id"), UNREACHABLE_MESSAGE) for node in unreachable_elements(container))
+    if lint:
+        lint_errors, lint_warnings = _lint(raw, ids_within(reachable) | {"", *doc.collaboration_ids(reachable)})
+        problems.extend(lint_errors)
+        warnings.extend(lint_warnings)
 
     if problems or spec is None:
         unique = list({(p.element_id, p.message): p for p in problems}.values())
-        raise InvalidDefinition(unique or [Problem(None, "无法解析该流程图")])
+        refusal = InvalidDefinition(unique or [Problem(None, "无法解析该流程图")])
+        refusal.warnings = warnings  # type: ignore[attr-defined]
+        raise refusal
     return CompiledDefinition(
         process_key=key,
         name=process.get("name") or key,
         spec=spec,
         subprocess_specs=subprocess_specs,
         user_tasks=tasks,
+        warnings=warnings,
     )

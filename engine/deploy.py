@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .definitions import compile_bpmn
+from .errors import Problem
 from .models import ProcessDefinition
 from .serialization import dump_spec
 
@@ -19,6 +20,7 @@ from .serialization import dump_spec
 class Deployment:
     definition: ProcessDefinition
     created: bool
+    warnings: list[Problem] = dataclasses.field(default_factory=list)
 
 
 def content_hash(xml: bytes, dmn: Sequence[bytes] = ()) -> str:
@@ -38,10 +40,14 @@ def deploy(
     dmn: Sequence[bytes] = (),
     roles: Collection[str] | None = None,
     form_keys: Collection[str] | None = None,
+    lint: bool = True,
 ) -> Deployment:
-    """Validate and store a diagram. Unchanged content returns the latest version instead of making one."""
+    """Validate and store a diagram. Unchanged content returns the latest version instead of making one.
+
+    The checks are `compile_bpmn`'s with bpmnlint (engine/lint.py): the same the modeler shows.
+    """
     raw = xml.encode("utf-8") if isinstance(xml, str) else xml
-    compiled = compile_bpmn(raw, process_key=process_key, dmn=dmn, roles=roles, form_keys=form_keys)
+    compiled = compile_bpmn(raw, process_key=process_key, dmn=dmn, roles=roles, form_keys=form_keys, lint=lint)
     digest = content_hash(raw, dmn)
     for _attempt in range(3):
         latest = session.scalars(
@@ -51,7 +57,7 @@ def deploy(
             .limit(1)
         ).first()
         if latest is not None and latest.content_hash == digest:
-            return Deployment(latest, created=False)
+            return Deployment(latest, created=False, warnings=compiled.warnings)
         definition = ProcessDefinition(
             key=compiled.process_key,
             version=(latest.version if latest else 0) + 1,
@@ -70,7 +76,7 @@ def deploy(
             # Another process deployed the same key at the same moment: take the next number.
             session.rollback()
             continue
-        return Deployment(definition, created=True)
+        return Deployment(definition, created=True, warnings=compiled.warnings)
     raise RuntimeError(f"could not allocate a version for {compiled.process_key}")
 
 
@@ -90,3 +96,9 @@ def list_definitions(session: Session) -> list[tuple[ProcessDefinition, int]]:
         .order_by(ProcessDefinition.key, ProcessDefinition.version)
     ).all()
     return [(d, int(n)) for d, n in rows]
+
+
+def versions_of(session: Session, key: str) -> list[tuple[ProcessDefinition, int]]:
+    """The versions of one process key, newest first, with their running-instance counts."""
+    return sorted((item for item in list_definitions(session) if item[0].key == key),
+                  key=lambda item: item[0].version, reverse=True)

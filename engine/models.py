@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -131,11 +132,19 @@ class ProcessDefinition(Base):
     deployed_by: Mapped[str | None] = mapped_column(String(100))
 
 
+_RUNNING = "status = 'running'"
+_RUNNING_NOT_OVERDUE = "status = 'running' AND overdue_at IS NULL"
+
+
 class ProcessInstance(Base):
     __tablename__ = "process_instances"
     __table_args__ = (
         Index("ix_instances_timer", "status", "next_timer_at"),
         Index("ix_instances_business_key", "process_key", "business_key"),
+        Index("ix_instances_due", "due_at", postgresql_where=text(_RUNNING_NOT_OVERDUE),
+              sqlite_where=text(_RUNNING_NOT_OVERDUE)),
+        Index("ix_instances_open_due", "district", "due_at", postgresql_where=text(_RUNNING),
+              sqlite_where=text(_RUNNING)),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -157,10 +166,22 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+    # The whole-instance time limit (办理总时限) a diagram may set from a script, in working days; `due_at` moves
+    # with pauses and extensions, `overdue_at` is when the deadline sweep found it exceeded (engine.deadlines).
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    time_limit_days: Mapped[int | None] = mapped_column(Integer)
+    time_limit_max_days: Mapped[int | None] = mapped_column(Integer)
+    overdue_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Set while the case waits on the applicant (补正材料): time limits stand still.
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+_OPEN = "status = 'open'"
+_OPEN_NOT_REMINDED = "status = 'open' AND reminded_at IS NULL"
 
 
 class HumanTask(Base):
@@ -172,6 +193,15 @@ class HumanTask(Base):
         Index("ix_tasks_group", "role", "status", "district", "street", "due_at"),
         Index("ix_tasks_overdue", "status", "due_at"),
         Index("ix_tasks_instance", "instance_id", "status"),
+        # Deadline sweeps and the supervisor's reports read only open tasks: partial indexes stay small while the
+        # table grows with history (engine.deadlines, web.api.reports).
+        Index("ix_tasks_remind_due", "remind_at", postgresql_where=text(_OPEN_NOT_REMINDED),
+              sqlite_where=text(_OPEN_NOT_REMINDED)),
+        Index("ix_tasks_escalation_due", "next_escalation_at", postgresql_where=text(_OPEN),
+              sqlite_where=text(_OPEN)),
+        Index("ix_tasks_open_report", "district", "street", "role", "name", "due_at", "escalation_level",
+              "paused_at", postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
+        Index("ix_tasks_open_due", "district", "due_at", postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -200,6 +230,51 @@ class HumanTask(Base):
     escalate_to: Mapped[str | None] = mapped_column(String(50))
     outcome: Mapped[str | None] = mapped_column(String(20))
     data: Mapped[dict | None] = mapped_column(JSON)
+    # Deadline state (engine.deadlines): when the sweep marked it overdue, when the next escalation is due (None at
+    # the top of the chain), and the pause while the case waits on the applicant.
+    overdue_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    paused_working_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class DeadlineEventKind(enum.StrEnum):
+    REMINDER = "reminder"
+    OVERDUE = "overdue"
+    ESCALATED = "escalated"
+    URGED = "urged"
+
+
+class TaskDeadlineEvent(Base):
+    """One reminder, overdue mark, escalation or urging of a task, recorded once.
+
+    UNIQUE (task_id, kind, level) is what makes "once" hold when sweeps overlap or run on several workers: the
+    second insert of the same event does nothing, and only the transaction that inserted it writes the audit entry
+    and the outbox event. `level` is 0 for the reminder and the overdue mark, the escalation level (1, 2, …) for
+    escalations, and the running number for urgings.
+    """
+
+    __tablename__ = "task_deadline_events"
+    __table_args__ = (
+        UniqueConstraint("task_id", "kind", "level"),
+        Index("ix_deadline_events_scope", "district", "at", "kind"),
+        Index("ix_deadline_events_instance", "instance_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    kind: Mapped[DeadlineEventKind] = mapped_column(_enum(DeadlineEventKind))
+    level: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str | None] = mapped_column(String(100))
+    # Who is told: the escalation role (in the task's jurisdiction), or the task's assignee or group.
+    target_role: Mapped[str | None] = mapped_column(String(50))
+    target_user: Mapped[str | None] = mapped_column(String(100))
+    district: Mapped[str | None] = mapped_column(String(50))
+    street: Mapped[str | None] = mapped_column(String(50))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    message: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):
@@ -266,3 +341,23 @@ class ClockState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     now: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DiagramDraft(Base):
+    """A process designer's working copy of a diagram, saved from the modeler before (or instead of) a deploy.
+
+    One draft per process key, shared by the designers; `revision` guards against overwriting a colleague's save.
+    """
+
+    __tablename__ = "diagram_drafts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    based_on_version: Mapped[int | None] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    problem_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str | None] = mapped_column(String(100))

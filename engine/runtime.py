@@ -499,10 +499,15 @@ class Engine:
                 if ctx.action == "timer":
                     # A fired timer may have made further timers due (refresh happens at the end of the steps).
                     workflow.do_engine_steps()
-            except (Conflict, NotFound, InvalidInput):
+            except (Conflict, NotFound, InvalidInput, _NothingDue):
                 raise
             except SpiffWorkflowException as exc:
                 raise ScriptError(_describe(exc)) from exc
+            except (ValueError, TypeError, KeyError) as exc:
+                # Raised by the script environment for data it cannot take (e.g. a data key named like a
+                # whitelisted function): the diagram or the data is at fault, and nothing was written.
+                log.warning("step of instance %s refused: %r", ctx.instance.id, exc)
+                raise ScriptError(f"流程执行失败：{exc}") from exc
             self._sync_tasks(ctx, workflow)
             for hook in ctx.after_sync:
                 hook(ctx, workflow)

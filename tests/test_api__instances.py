@@ -103,3 +103,27 @@ def test_instances__script_error_is_422_and_nothing_changes(login, deployed):
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "script_error"
     assert clerk.get(f"tasks/{task_id}").get_json()["status"] == "open"
+
+
+def test_instances__hostile_bodies_are_4xx(login, deployed):
+    clerk = login("jd_heping")
+    deep = "[" * 100000 + "]" * 100000
+    response = clerk.post("process-instances", data=deep, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert clerk.post("tasks/99999999999999999999/complete", json={}).status_code == 404
+    assert clerk.get("process-instances/99999999999999999999").status_code == 404
+
+
+def test_instances__data_named_like_a_script_function_is_refused(login):
+    designer = login("designer")
+    from tests.bpmn_samples import three_steps
+
+    xml = three_steps("calls", names=("A",), extra_script="y = compute_subsidy")
+    assert designer.post("process-definitions", data=xml,
+                         headers={"Content-Type": "application/xml"}).status_code == 201
+    clerk = login("jd_heping")
+    body = clerk.post("process-instances", json={"process_key": "calls",
+                                                 "data": {"compute_subsidy": 1}}).get_json()
+    response = clerk.post(f"tasks/{body['tasks'][0]['id']}/complete", json={"data": {}})
+    assert response.status_code == 422
+    assert clerk.get(f"tasks/{body['tasks'][0]['id']}").get_json()["status"] == "open"

@@ -99,7 +99,8 @@ GOOD = definitions(
         chain(
             user_task("accept", "受理", formKey="accept_form", dueInWorkingDays="3", remindBeforeWorkingDays="1",
                       escalateTo="street_reviewer"),
-            'subProcess id="sub"|' + chain(user_task("inner_review", "子流程审核"), prefix="sub_"),
+            'subProcess id="sub"|' + chain(user_task("inner_review", "子流程审核", formKey="review_form"),
+                                           prefix="sub_"),
             user_task("approve", "审批", candidateGroups="district_approver", formKey="review_form"),
             'callActivity id="call" calledElement="helper"|',
         ),
@@ -172,9 +173,18 @@ def test_only_executable_process_is_chosen():
     assert compile_bpmn(xml).process_key == "b"
 
 
-def test_single_non_executable_process_is_refused_by_name():
-    problem = problems_of(definitions(process(chain(), pid="a", executable="false")))[0]
-    assert problem.element_id == "a" and "isExecutable" in problem.message
+def test_single_non_executable_process_compiles_with_a_warning():
+    """isExecutable="false" is most modelers' default: an obvious single process still deploys, and says so."""
+    compiled = compile_bpmn(definitions(process(chain(), pid="a", executable="false")))
+    assert compiled.process_key == "a"
+    assert any(w.element_id == "a" and "isExecutable" in w.message for w in compiled.warnings)
+
+
+def test_several_non_executable_pools_need_a_choice():
+    xml = definitions(process(chain(), pid="a", executable="false") + process(chain(), pid="b", executable="false"))
+    problem = problems_of(xml)[0]
+    assert problem.element_id is None and "a、b" in problem.message and "process" in problem.message
+    assert compile_bpmn(xml, process_key="b").process_key == "b"
 
 
 def test_no_process_at_all():
@@ -313,9 +323,17 @@ def test_unknown_candidate_group_and_escalation_role():
 
 
 def test_task_outside_every_lane_in_a_laned_process():
-    problems = compile_tasks(user_task("inside"), user_task("outside"), lanes={"street_clerk": ["inside"]})
+    problems = compile_tasks(user_task("inside", formKey="accept_form"), user_task("outside"),
+                             lanes={"street_clerk": ["inside"]})
     problem_for(problems, "outside", "泳道")
     assert not [p for p in problems if p.element_id == "inside"]
+
+
+def test_task_for_a_role_needs_a_form():
+    """An inbox task of an agency role must name its form; a task for whoever started the instance need not."""
+    problems = compile_tasks(user_task("t"), lanes={"street_clerk": ["t"]})
+    problem_for(problems, "t", "formKey")
+    assert compile_bpmn(definitions(process(chain(user_task("t")))), roles=ROLES, form_keys=FORMS).user_tasks
 
 
 def test_candidate_groups_excuse_a_task_outside_lanes():
@@ -549,3 +567,60 @@ def test_miwg_reference_models_made_executable():
                 compile_bpmn(data, process_key=process_element.get("id"), roles=None, form_keys=None)
             except InvalidDefinition as exc:
                 assert_clean(exc, f"{path.name} {process_element.get('id')}")
+
+
+# -- unreachable elements and bpmnlint ----------------------------------------------------------------------------
+
+def test_unreachable_element_is_named():
+    body = (chain(user_task("a")) + '<bpmn:userTask id="orphan" name="孤立"/>'
+            + '<bpmn:sequenceFlow id="fo" sourceRef="orphan" targetRef="end"/>')
+    problem_for(problems_of(definitions(process(body))), "orphan", "无法到达")
+
+
+def test_boundary_event_subprocess_and_link_events_are_reachable():
+    body = (
+        chain(user_task("a"), 'intermediateThrowEvent id="throw"|<bpmn:linkEventDefinition name="L"/>')
+        .replace('<bpmn:endEvent id="end"/>', "")
+        .replace('<bpmn:sequenceFlow id="f3" sourceRef="throw" targetRef="end"/>', "")
+        + '<bpmn:intermediateCatchEvent id="catch"><bpmn:linkEventDefinition name="L"/></bpmn:intermediateCatchEvent>'
+        + '<bpmn:endEvent id="end"/><bpmn:sequenceFlow id="fl" sourceRef="catch" targetRef="end"/>'
+        + '<bpmn:boundaryEvent id="late" attachedToRef="a"><bpmn:timerEventDefinition><bpmn:timeDuration>"P1D"'
+          '</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>'
+        + '<bpmn:endEvent id="late_end"/><bpmn:sequenceFlow id="fb" sourceRef="late" targetRef="late_end"/>'
+        + '<bpmn:subProcess id="events" triggeredByEvent="true"><bpmn:startEvent id="es">'
+          '<bpmn:messageEventDefinition messageRef="m"/></bpmn:startEvent><bpmn:endEvent id="ee"/>'
+          '<bpmn:sequenceFlow id="fe" sourceRef="es" targetRef="ee"/></bpmn:subProcess>'
+    )
+    compiled = compile_bpmn(definitions(process(body), extra='<bpmn:message id="m" name="m"/>'))
+    assert compiled.process_key == "p"
+
+
+def test_inside_an_unreached_subprocess_only_the_subprocess_is_named():
+    inner = chain(user_task("inner"), prefix="sub_")
+    body = chain(user_task("a")) + f'<bpmn:subProcess id="island">{inner}</bpmn:subProcess>'
+    problems = [p for p in problems_of(definitions(process(body))) if "无法到达" in p.message]
+    assert [p.element_id for p in problems] == ["island"]
+
+
+def test_bpmnlint_runs_on_the_server_with_the_modelers_rules():
+    from engine.lint import bpmnlint_available, run_bpmnlint
+
+    assert bpmnlint_available(), "run `npm run build` (make setup) to bundle web/static/build/bpmnlint-node.cjs"
+    complex_gateway = definitions(process(chain('complexGateway id="cg"|')))
+    report = run_bpmnlint(complex_gateway.encode())
+    assert report.unavailable is None
+    assert any(f.rule == "no-complex-gateway" and f.element_id == "cg" and f.is_error for f in report.findings)
+    problem_for(problems_of(complex_gateway, lint=True), "cg", "bpmnlint: no-complex-gateway")
+    # Layout and naming rules only warn: an unlabelled diagram without a drawing still compiles.
+    compiled = compile_bpmn(definitions(process(chain(user_task("a")))), lint=True)
+    assert any("label-required" in w.message for w in compiled.warnings)
+    assert any("no-bpmndi" in w.message for w in compiled.warnings)
+
+
+def test_bpmnlint_missing_is_a_warning_not_a_crash(monkeypatch):
+    from engine import lint
+
+    monkeypatch.setattr(lint, "BPMNLINT_RUNNER", Path("/nonexistent/bpmnlint.cjs"))
+    lint.clear_cache()
+    compiled = compile_bpmn(definitions(process(chain(user_task("a")))).replace("测试流程", "无检查"), lint=True)
+    assert any("bpmnlint" in w.message and w.element_id is None for w in compiled.warnings)

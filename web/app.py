@@ -101,15 +101,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         if app.config["JIUZHU_ENV"] == "production":
             raise RuntimeError("SECRET_KEY must be set when JIUZHU_ENV=production")
         app.config["SECRET_KEY"] = _secret_key(app)
-    app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    # Flask's own default is None (no limit), so `setdefault` would never apply ours.
+    app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # SpiffWorkflow logs every task state change at INFO: that is per-step noise (and cost), not operations news.
     logging.getLogger("spiff").setLevel(logging.WARNING)
     logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
+    # APScheduler announces every tick; our sweeps log what they actually did.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
+    import webhooks.models  # noqa: F401  (registers the webhook tables on the shared metadata)
     import workflows.models  # noqa: F401  (registers the domain tables on the shared metadata)
 
     with app.app_context():

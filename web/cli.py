@@ -52,6 +52,8 @@ def deploy_files(paths, *, echo=click.echo) -> bool:
             continue
         state = "新版本" if result.created else "未变化"
         echo(f"[{number}/{total}] {path}: {result.definition.key} v{result.definition.version}（{state}）")
+        for warning in result.warnings:
+            echo(f"    提示 {warning.element_id or '-'}: {warning.message}")
     return ok
 
 

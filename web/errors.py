@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import (
@@ -64,7 +64,17 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
     return render_template("error.html", status=status, error=body), status
 
 
+MAX_ID = 2**63 - 1
+
+
 def init_app(app: Flask) -> None:
+    @app.url_value_preprocessor
+    def _ids_in_range(endpoint, values):
+        # /tasks/99999999999999999999 is simply not there; the database would overflow on it instead.
+        for value in (values or {}).values():
+            if isinstance(value, int) and not 0 < value <= MAX_ID:
+                abort(404)
+
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)

@@ -20,8 +20,26 @@ def sweep_timers() -> int:
     return current_app.extensions["jiuzhu.engine"].sweep_timers()
 
 
+def sweep_deadlines() -> int:
+    """Reminders, overdue marks and escalations, whole-instance limits (engine.deadlines), on a fresh calendar."""
+    from .deadlines import deadlines, refresh_calendar
+
+    refresh_calendar()
+    service = deadlines()
+    return sum(service.sweep(service.engine.now()).values())
+
+
+def sweep_outbox() -> int:
+    """Deliver due outbox events to the webhook subscribers (signed, retried with backoff)."""
+    from webhooks.outbound import deliver_due
+
+    return deliver_due(db.session, now=current_app.extensions["jiuzhu.engine"].now())
+
+
 SWEEPS = {
     "timers": sweep_timers,
+    "deadlines": sweep_deadlines,
+    "outbox": sweep_outbox,
 }
 
 

@@ -25,6 +25,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JIUZHU_CLOCK_START", None, "ISO instant where a simulated clock starts (default: now)"),
     Setting("JIUZHU_TOKEN_HOURS", "12", "lifetime of an API token in hours"),
     Setting("JIUZHU_SWEEP_SECONDS", "30", "how often the worker runs its sweeps"),
+    Setting("JIUZHU_ESCALATION_WORKING_DAYS", "2", "working days an overdue task stays at one escalation level "
+            "before it goes one level up (street → district → supervisor)"),
     Setting("JIUZHU_BPMN_DIR", None, "folder of *.bpmn deployed at start-up when changed (default: the "
             "project's bpmn/)"),
     Setting("JIUZHU_WEBHOOK_SECRETS", None, "inbound webhook secrets, source=secret pairs separated by commas"),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.runtime import Engine
 
-from . import access
+from . import access, rulesets
 from .idcard import validate_id_number
 from .listener import case_business_key
 from .models import Case, CaseStatus, Jurisdiction, LocalStandard, User
@@ -111,6 +111,8 @@ def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
     if program.process_key is None:
         raise InvalidInput("该项目尚未配置审批流程", {"program": [f"{program.name} 暂未开通线上审批"]})
     district, street, community = locate(session, data["street"], data["community"])
+    # The district's rule set (e.g. 低保 under the 2012 or the 2021 procedure): see workflows.rulesets.
+    process_key = rulesets.process_key_for(session, district, program.key) or program.process_key
     if not access.can_open_case(user, street, community, district):
         raise Forbidden("无权在该辖区受理申请")
     now = engine.now()
@@ -141,7 +143,7 @@ def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
     session.add(case)
     session.flush()
     engine.start(
-        program.process_key,
+        process_key,
         business_key=case_business_key(case.id),
         started_by=user.username,
         scope={"district": district, "street": street, "community": community},

@@ -63,8 +63,92 @@ def compute_subsidy(household, monthly_income, local_standard, topup_rates=None)
     return subsidy.compute_subsidy(household, monthly_income, local_standard, topup_rates, today=today)
 
 
+# -- working days and time limits (engine.calendar, engine.deadlines) -----------------------------------------
+# Instants go in and out of task data as ISO strings with +08:00 (task data must stay JSON); None means the
+# step's own time, since scripts cannot read the clock themselves.
+
+def _instant(value, name: str):
+    from datetime import datetime
+
+    if value is None:
+        return current_step().now
+    if isinstance(value, datetime):
+        instant = value
+    else:
+        try:
+            instant = datetime.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ValueError(f"{name} 不是 ISO 时间：{value!r}") from exc
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=SHANGHAI)
+    return instant
+
+
+def _calendar():
+    calendar = current_step().engine.calendar
+    if calendar is None:
+        raise RuntimeError("没有配置工作日历")
+    return calendar
+
+
+def add_working_days(start, n) -> str:
+    """The deadline "within n working days of start" (24:00 of the n-th working day, as 00:00+08:00 of the next
+    day); start None = now. Holidays and make-up workdays (调休) count as the calendar says."""
+    return _calendar().add_working_days(_instant(start, "start"), int(n)).astimezone(SHANGHAI).isoformat()
+
+
+def working_deadline(n) -> str:
+    """add_working_days(now, n): usable as a timer's timeDate expression."""
+    return add_working_days(None, n)
+
+
+def working_days_between(a, b=None) -> int:
+    """Working days after a's date up to and including b's date (b None = now)."""
+    return _calendar().working_days_between(_instant(a, "a"), _instant(b, "b"))
+
+
+def _deadlines():
+    from engine.deadlines import Deadlines
+
+    return Deadlines(current_step().engine)
+
+
+def case_time_limit(days, max_days=None) -> str:
+    """The whole case must be done within `days` working days from now, extendable to `max_days` (办理总时限)."""
+    ctx = current_step()
+    due = _deadlines().set_limit_in_step(ctx.session, ctx.instance, ctx.now, days, max_days, step=ctx)
+    return due.astimezone(SHANGHAI).isoformat()
+
+
+def extend_case_time_limit(days, reason=None) -> str:
+    ctx = current_step()
+    due = _deadlines().extend_in_step(ctx.session, ctx.instance, ctx.now, days, actor=ctx.actor, reason=reason,
+                                      step=ctx)
+    return due.astimezone(SHANGHAI).isoformat()
+
+
+def pause_time_limits(reason=None) -> bool:
+    """The case waits on the applicant (补正材料): every time limit of the case stands still until resumed."""
+    ctx = current_step()
+    _deadlines().pause_in_step(ctx.session, ctx.instance, ctx.now, actor=ctx.actor, reason=reason, step=ctx)
+    return True
+
+
+def resume_time_limits() -> int:
+    """Restart the clocks; returns the working days the pause covered (they are added to every open deadline)."""
+    ctx = current_step()
+    return _deadlines().resume_in_step(ctx.session, ctx.instance, ctx.now, actor=ctx.actor, step=ctx)
+
+
 FUNCTIONS = {
     "request_economic_check": request_economic_check,
     "spot_check_required": spot_check_required,
     "compute_subsidy": compute_subsidy,
+    "add_working_days": add_working_days,
+    "working_deadline": working_deadline,
+    "working_days_between": working_days_between,
+    "case_time_limit": case_time_limit,
+    "extend_case_time_limit": extend_case_time_limit,
+    "pause_time_limits": pause_time_limits,
+    "resume_time_limits": resume_time_limits,
 }

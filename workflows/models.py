@@ -114,3 +114,59 @@ class SpotCheckTally(Base):
     month: Mapped[str] = mapped_column(String(7))
     decided: Mapped[int] = mapped_column(Integer, default=0)
     visited: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- staff UI: attachments, task drafts, case copies (抄送) ------------------------------------------------------
+
+
+class Attachment(Base):
+    """A file attached to a case; the bytes live in the instance folder under `stored_name`, never in the row."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    task_id: Mapped[int | None] = mapped_column(IdType)
+    element_name: Mapped[str | None] = mapped_column(String(200))
+    # A random name (uuid hex): what the uploader called the file never reaches the file system.
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TaskDraft(Base):
+    """Unsubmitted form values of an open task (保存草稿); one per task, whoever holds the task sees it."""
+
+    __tablename__ = "task_drafts"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id"), primary_key=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    saved_by: Mapped[str] = mapped_column(String(100))
+    saved_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CaseCopy(Base):
+    """A case copied to someone for information (抄送): explicitly, or when a task is handed over or escalated."""
+
+    __tablename__ = "case_copies"
+    __table_args__ = (
+        Index("ix_case_copies_recipient", "recipient", "created_at"),
+        Index("ix_case_copies_case", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    task_id: Mapped[int | None] = mapped_column(IdType)
+    element_name: Mapped[str | None] = mapped_column(String(200))
+    recipient: Mapped[str] = mapped_column(String(100))
+    sender: Mapped[str | None] = mapped_column(String(100))
+    # copied (抄送), transferred (转办), delegated (委派), escalated (超期督办)
+    reason: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -7,10 +7,25 @@ from ..extensions import db
 
 
 def register(app: Flask) -> None:
-    from . import admin, auth, cases, definitions, docs, instances, meta, reports, tasks
+    from . import (
+        admin,
+        auth,
+        calendar,
+        cases,
+        deadlines,
+        definitions,
+        docs,
+        instances,
+        meta,
+        reports,
+        tasks,
+        webhooks,
+    )
 
-    for module in (auth, meta, definitions, instances, cases, tasks, reports, admin, docs):
+    for module in (auth, meta, definitions, instances, cases, tasks, reports, admin, docs, calendar, deadlines,
+                   webhooks):
         app.register_blueprint(module.bp)
+    app.register_blueprint(webhooks.admin_bp)
 
     @app.get("/health")
     def health():

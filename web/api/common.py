@@ -15,7 +15,10 @@ def engine() -> Engine:
 
 
 def json_body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError as exc:  # absurdly deep nesting: refuse it, do not crash on it
+        raise InvalidInput("请求体嵌套层级过深", {"body": ["嵌套层级过深"]}) from exc
     if body is None and request.data:
         raise InvalidInput("请求体不是合法的 JSON", {"body": ["不是合法的 JSON"]})
     if body is None:

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify, request, send_file
 from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, select
 
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.models import AuditEntry, HumanTask, TaskStatus
-from workflows import access
+from engine.returns import return_targets
+from workflows import access, copies, taskwork
+from workflows import attachments as attachment_store
 from workflows.forms import FORMS, FormError, json_schema, validate_form
 from workflows.listener import case_id_of
-from workflows.models import Case, User
+from workflows.models import Attachment, Case, TaskDraft, User
 
 from ..auth import current_user
 from ..extensions import db
@@ -142,6 +144,7 @@ def show(task_id: int):
     body["form"] = {"key": form_key, "schema": json_schema(form_key)}
     body["case"] = case_summary(db.session.get(Case, case_id) if case_id else None)
     body["data"] = task.data
+    body["return_targets"] = _return_targets(task)
     return jsonify(body)
 
 
@@ -208,23 +211,8 @@ def comment(task_id: int):
 def _hand_over(task_id: int, action: str):
     user, task = _workable(task_id)
     body = load(HandOverRequest(), json_body())
-    target = db.session.scalars(select(User).where(User.username == body["to"])).first()
-    if target is None or not target.active:
-        raise InvalidInput("接收人不存在", {"to": ["用户不存在"]})
-    if target.username == user.username:
-        raise InvalidInput("不能转给自己", {"to": ["不能是自己"]})
-    if task.role and (target.role != task.role or not access.in_scope(target, task.district, task.street,
-                                                                      task.community)):
-        raise InvalidInput("接收人须为同岗位、同辖区的同事", {"to": ["岗位或辖区不符"]})
-    now = engine().now()
-    task.assignee = target.username
-    task.claimed_at = now
-    db.session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
-                              action=f"task_{action}", element_id=task.element_id, element_name=task.name,
-                              opinion=body["reason"], detail={"from": user.username, "to": target.username}))
-    engine().emit(db.session, f"task.{action}", {"task_id": task.id, "from": user.username,
-                                                 "to": target.username}, now=now)
-    db.session.commit()
+    task = copies.hand_over(db.session, engine(), user=user, task=task, action=action, to=body["to"],
+                            reason=body["reason"])
     return jsonify(task_item(task))
 
 
@@ -240,3 +228,162 @@ def transfer(task_id: int):
 def delegate(task_id: int):
     """委派: ask a colleague with the same role and jurisdiction to do the task for me."""
     return _hand_over(task_id, "delegated")
+
+
+# -- return (退回), drafts, attachments, copies (抄送): the same services the staff pages use ---------------------
+
+
+class TaskReturnRequest(Schema):
+    to = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class TaskDraftRequest(Schema):
+    data = fields.Dict(keys=fields.String(), required=True)
+
+
+class TaskCopyRequest(Schema):
+    to = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
+                     validate=validate.Length(min=1, max=20))
+    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+def _return_targets(task: HumanTask) -> list[dict]:
+    if task.status != TaskStatus.OPEN:
+        return []
+    return [{"element_id": t.element_id, "name": t.name} for t in return_targets(engine(), task.id)]
+
+
+def _case_of(task: HumanTask) -> Case:
+    case_id = case_id_of(task.business_key)
+    case = db.session.get(Case, case_id) if case_id else None
+    if case is None or not access.can_see_case(current_user(), case):
+        raise NotFound("该任务不属于任何案件")
+    return case
+
+
+def attachment_item(row: Attachment) -> dict:
+    return {"id": row.id, "case_id": row.case_id, "task_id": row.task_id, "step": row.element_name,
+            "name": row.original_name, "content_type": row.content_type, "size": row.size, "sha256": row.sha256,
+            "uploaded_by": row.uploaded_by, "uploaded_at": iso(row.uploaded_at)}
+
+
+def _draft_item(draft: TaskDraft | None) -> dict:
+    from workflows.idcard import mask_id_number
+
+    if draft is None:
+        return {"data": None, "saved_by": None, "saved_at": None}
+    data = dict(draft.data)
+    members = data.get("__members")
+    if isinstance(members, list):  # the page's household table: ID numbers typed for new members are masked
+        data["__members"] = [dict(m, id_number=mask_id_number(str(m.get("id_number") or "")))
+                             if isinstance(m, dict) else m for m in members]
+    return {"data": data, "saved_by": draft.saved_by, "saved_at": iso(draft.saved_at)}
+
+
+@bp.post("/<int:task_id>/return")
+@doc(body=TaskReturnRequest, tag="tasks", responses={409: "no longer open", 422: "no reason, or not an earlier step"})
+def send_back(task_id: int):
+    """退回: send the task back to an earlier step (`to`: its element id, see `return_targets`) with a reason."""
+    user, task = _workable(task_id)
+    body = load(TaskReturnRequest(), json_body())
+    reopened = taskwork.send_back(db.session, engine(), user=user, task=task, to=body["to"], reason=body["reason"])
+    db.session.expire_all()
+    returned = db.session.get(HumanTask, task.id)
+    return jsonify({"returned": task_item(returned),
+                    "task": task_item(reopened) if reopened is not None else None})
+
+
+@bp.get("/<int:task_id>/draft")
+@doc(tag="tasks")
+def draft(task_id: int):
+    """The task's saved draft (`data` is null when there is none)."""
+    task = visible_task(task_id)
+    return jsonify(_draft_item(taskwork.get_draft(db.session, task.id)))
+
+
+@bp.put("/<int:task_id>/draft")
+@doc(body=TaskDraftRequest, tag="tasks", responses={409: "no longer open"})
+def save_draft(task_id: int):
+    """Save form values as a draft (not validated; at most 64 KB); completing the task drops it."""
+    user, task = _workable(task_id)
+    body = load(TaskDraftRequest(), json_body())
+    return jsonify(_draft_item(taskwork.save_draft(db.session, task, user, body["data"], engine().now())))
+
+
+@bp.delete("/<int:task_id>/draft")
+@doc(tag="tasks", responses={204: "dropped"})
+def drop_draft(task_id: int):
+    """Throw the task's draft away."""
+    _user, task = _workable(task_id)
+    taskwork.drop_draft(db.session, task.id)
+    return "", 204
+
+
+@bp.get("/<int:task_id>/attachments")
+@doc(tag="tasks")
+def attachments(task_id: int):
+    """The attachments of the task's case."""
+    case = _case_of(visible_task(task_id))
+    return jsonify({"items": [attachment_item(a) for a in attachment_store.of_case(db.session, case.id)]})
+
+
+@bp.post("/<int:task_id>/attachments")
+@doc(tag="tasks", responses={201: "stored", 413: "over 16 MB", 422: "too large, wrong type or content"})
+def upload_attachment(task_id: int):
+    """Attach a file (multipart `file`): PDF, JPG, PNG, doc(x), xls(x), at most 10 MB, type checked by content."""
+    user, task = _workable(task_id)
+    case = _case_of(task)
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("请选择要上传的文件", {"file": ["缺少 multipart 字段 file"]})
+    folder = attachment_store.storage_folder(current_app.instance_path)
+    now = engine().now()
+    row = attachment_store.save_attachment(db.session, folder, upload.stream, upload.filename, case=case,
+                                           task=task, user=user.username, now=now)
+    try:
+        db.session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
+                                  action="attachment_uploaded", element_id=task.element_id,
+                                  element_name=task.name, detail={"name": row.original_name, "size": row.size}))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        attachment_store.discard(folder, row)
+        raise
+    return jsonify(attachment_item(row)), 201
+
+
+@bp.get("/<int:task_id>/attachments/<int:attachment_id>")
+@doc(tag="tasks")
+def download_attachment(task_id: int, attachment_id: int):
+    """Download one attachment of the task's case (only for those who may see the case)."""
+    case = _case_of(visible_task(task_id))
+    row = db.session.get(Attachment, attachment_id)
+    if row is None or row.case_id != case.id:
+        raise NotFound("附件不存在")
+    return send_attachment(row)
+
+
+def send_attachment(row: Attachment):
+    """The stored file as a download under its cleaned original name; never sniffed or run by the browser."""
+    path = attachment_store.path_of(attachment_store.storage_folder(current_app.instance_path), row)
+    if not path.exists():
+        raise NotFound("附件文件已丢失，请联系管理员")
+    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name,
+                         max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/<int:task_id>/copies")
+@doc(body=TaskCopyRequest, tag="tasks", responses={201: "copied", 422: "a recipient may not see the case"})
+def copy(task_id: int):
+    """抄送: copy the task's case to colleagues who may see it (it shows in their 抄送我的)."""
+    user = current_user()
+    task = visible_task(task_id)
+    body = load(TaskCopyRequest(), json_body())
+    rows = copies.copy_case(db.session, engine(), user=user, task=task, recipients=body["to"], note=body["note"])
+    return jsonify({"items": [{"id": r.id, "case_id": r.case_id, "recipient": r.recipient,
+                               "created_at": iso(r.created_at)} for r in rows]}), 201

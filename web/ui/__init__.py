@@ -8,3 +8,13 @@ def register(app: Flask) -> None:
     from . import pages
 
     app.register_blueprint(pages.bp)
+    from . import modeler
+
+    app.register_blueprint(modeler.bp)
+    from . import apply, cases, inbox, notice, tasks
+
+    for module in (inbox, tasks, cases, notice, apply):
+        app.register_blueprint(module.bp)
+    from . import dashboard
+
+    app.register_blueprint(dashboard.bp)

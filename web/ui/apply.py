@@ -1,0 +1,130 @@
+"""The application form (申请): community workers and street clerks open a case for an applicant household.
+
+Goes through the same service as POST /cases (`workflows.cases.open_case`): ID numbers are checked (18 digits,
+checksum), the place must be in the user's jurisdiction, and the program's process starts.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from engine.errors import Forbidden, InvalidInput, NotFound
+from workflows import access
+from workflows.cases import open_case
+from workflows.idcard import birth_date_of
+from workflows.models import Jurisdiction
+from workflows.programs import PROGRAMS
+
+from ..api.common import engine
+from ..extensions import db
+from .common import page_user, roles_required
+from .widgets import flatten_errors, parse_member_rows, register_filters
+
+bp = Blueprint("apply", __name__, url_prefix="/apply")
+register_filters(bp)
+
+
+def _places(user) -> list[tuple[str, list[str]]]:
+    """(street, communities) the user may open cases in."""
+    districts = {j.id: j.name for j in db.session.scalars(select(Jurisdiction).where(Jurisdiction.level == "district"))}
+    out = []
+    for street in db.session.scalars(select(Jurisdiction).where(Jurisdiction.level == "street")
+                                     .order_by(Jurisdiction.id)):
+        district = districts.get(street.parent_id or 0, "")
+        communities = [c.name for c in db.session.scalars(
+            select(Jurisdiction).where(Jurisdiction.parent_id == street.id).order_by(Jurisdiction.id))
+            if access.can_open_case(user, street.name, c.name, district)]
+        if communities:
+            out.append((street.name, communities))
+    return out
+
+
+def _payload(form) -> tuple[dict, list[dict]]:
+    rows = parse_member_rows(form)
+    members = []
+    for row in rows:
+        member = {k: row[k] for k in ("name", "id_number", "relation", "work_capacity") if row.get(k)}
+        birth = row.get("birth_date")
+        if not birth and row.get("id_number"):
+            try:
+                birth = birth_date_of(row["id_number"]).isoformat()
+            except ValueError:
+                birth = None
+        if birth:
+            member["birth_date"] = birth
+        if row.get("disability_grade"):
+            grade = row["disability_grade"]
+            member["disability_grade"] = int(grade) if grade.isdigit() else grade
+        member["serious_illness"] = row.get("serious_illness") in ("1", "on", "true")
+        members.append(member)
+    assets: dict = {}
+    for name in ("savings", "vehicles"):
+        text = (form.get(f"assets.{name}") or "").strip().replace(",", "")
+        if text:
+            try:
+                assets[name] = float(text) if name == "savings" else int(text)
+            except ValueError:
+                assets[name] = text
+    note = (form.get("assets.note") or "").strip()
+    if note:
+        assets["note"] = note[:500]
+    income = (form.get("household.monthly_income") or "").strip().replace(",", "")
+    household: dict = {"members": members, "assets": assets}
+    if income:
+        household["monthly_income"] = income
+    applicant = {k: (form.get(f"applicant.{k}") or "").strip() for k in ("name", "id_number", "phone")}
+    if not applicant["phone"]:
+        applicant.pop("phone")
+    payload = {"program": form.get("program") or "", "street": form.get("street") or "",
+               "community": form.get("community") or "", "applicant": applicant, "household": household}
+    return payload, rows
+
+
+def _member_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """household.members.0.name → members-0-name, the names the members table uses."""
+    out = {}
+    for key, messages in errors.items():
+        parts = key.split(".")
+        if parts[:2] == ["household", "members"] and len(parts) == 4:
+            out[f"members-{parts[2]}-{parts[3]}"] = messages
+        elif key == "household.members":
+            out["members"] = messages
+        else:
+            out[key] = messages
+    return out
+
+
+@bp.route("", methods=["GET", "POST"])
+@roles_required("community_worker", "street_clerk")
+def new():
+    """The application form; errors come back next to their fields."""
+    user = page_user()
+    places = _places(user)
+    programs = [(p.key, p.name) for p in PROGRAMS.values() if p.process_key]
+    values: dict = {"program": programs[0][0] if programs else "", "street": places[0][0] if places else "",
+                    "community": places[0][1][0] if places else ""}
+    rows: list[dict] = [{"relation": "本人"}]
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        values = request.form.to_dict()
+        payload, rows = _payload(request.form)
+        if not rows:
+            rows = [{"relation": "本人"}]
+        try:
+            case = open_case(db.session, engine(), payload, user)
+        except InvalidInput as exc:
+            db.session.rollback()
+            errors = _member_errors(flatten_errors(exc.fields))
+            if "household.members" in errors or not payload["household"]["members"]:
+                errors.setdefault("members", ["请至少登记一名家庭成员（含申请人本人）"])
+            status = 422
+        except (Forbidden, NotFound) as exc:
+            db.session.rollback()
+            errors = {"_form": [str(exc)]}
+            status = 422
+        else:
+            flash(f"申请已提交：案件 #{case.id}（{case.applicant_name}），已进入「{case.stage}」环节", "success")
+            return redirect(url_for("cases_ui.show", case_id=case.id))
+    return render_template("cases/apply.html", places=places, programs=programs, values=values, rows=rows,
+                           errors=errors), status

@@ -1,0 +1,194 @@
+"""抄送 (copies) and the task hand-overs that write them.
+
+"抄送我的" in the inbox lists the cases someone copied to me for information — I follow them, I do not act on
+them. A copy is written when:
+
+* someone copies a case explicitly from a task (``copy_case``): recipients must be able to see the case;
+* a task is handed over (转办 / 委派, ``hand_over``): the person who handed it over gets a copy, so the case stays
+  on their radar after it leaves their 待办 (a delegator remains answerable for what the delegate does);
+* a deadline escalates (超期督办): the deadline sweep records an escalation to a *role* in the task's
+  jurisdiction (``task_deadline_events``); everyone holding that role there sees the case among their copies
+  (``copied_cases`` reads those rows, nothing is duplicated). ``record_copy(reason="escalated")`` remains for
+  escalations addressed to one person.
+
+Copies are filtered through the reader's jurisdiction when listed, so a copy never shows a case the reader may
+not see.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.errors import Conflict, InvalidInput
+from engine.models import AuditEntry, HumanTask, TaskStatus
+from engine.runtime import Engine
+
+from . import access
+from .listener import case_id_of
+from .models import Case, CaseCopy, User
+from .roles import TASK_ROLES
+
+REASONS = {"copied": "抄送", "transferred": "转办", "delegated": "委派", "escalated": "超期督办"}
+
+
+def record_copy(session: Session, *, case_id: int, recipient: str, sender: str | None, reason: str,
+                now: datetime, task: HumanTask | None = None, note: str | None = None) -> CaseCopy:
+    """Add one copy in the caller's transaction."""
+    if reason not in REASONS:
+        raise ValueError(f"unknown copy reason {reason}")
+    row = CaseCopy(case_id=case_id, task_id=task.id if task else None, element_name=task.name if task else None,
+                   recipient=recipient, sender=sender, reason=reason, note=note, created_at=now)
+    session.add(row)
+    return row
+
+
+def case_readers(session: Session, case: Case, *, exclude: str | None = None) -> list[User]:
+    """Active staff (task roles) who may see the case: whom it can be copied to."""
+    candidates = session.scalars(
+        select(User).where(
+            User.active.is_(True), User.role.in_(sorted(TASK_ROLES)),
+            or_(User.district.is_(None), User.district == case.district),
+            or_(User.street.is_(None), User.street == case.street),
+            or_(User.community.is_(None), User.community == case.community),
+        ).order_by(User.role, User.username)
+    ).all()
+    return [u for u in candidates if u.username != exclude and access.can_see_case(u, case)]
+
+
+def colleagues_for(session: Session, task: HumanTask, *, exclude: str | None = None) -> list[User]:
+    """Who a task may be handed over to: active users of the task's role whose jurisdiction covers it."""
+    if not task.role:
+        return []
+    users = session.scalars(
+        select(User).where(User.active.is_(True), User.role == task.role).order_by(User.username)
+    ).all()
+    return [u for u in users if u.username != exclude
+            and access.in_scope(u, task.district, task.street, task.community)]
+
+
+def copy_case(session: Session, engine: Engine, *, user: User, task: HumanTask, recipients: list[str],
+              note: str | None) -> list[CaseCopy]:
+    """Copy the task's case to colleagues who may see it; one audit entry in the case history."""
+    case_id = case_id_of(task.business_key)
+    case = session.get(Case, case_id) if case_id else None
+    if case is None:
+        raise InvalidInput("该任务不属于任何案件，无法抄送", {"to": ["无案件可抄送"]})
+    names = [n.strip() for n in recipients if n and n.strip()]
+    if not names:
+        raise InvalidInput("请选择抄送人", {"to": ["请选择至少一位抄送人"]})
+    allowed = {u.username: u for u in case_readers(session, case, exclude=user.username)}
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise InvalidInput("抄送人须为能查看该案件的同事", {"to": [f"不能抄送给：{'、'.join(unknown)}"]})
+    note = (note or "").strip() or None
+    if note and len(note) > 2000:
+        raise InvalidInput("说明过长", {"note": ["不能超过 2000 字"]})
+    now = engine.now()
+    rows = [record_copy(session, case_id=case.id, recipient=n, sender=user.username, reason="copied", now=now,
+                        task=task, note=note) for n in dict.fromkeys(names)]
+    session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
+                           action="case_copied", element_id=task.element_id, element_name=task.name, opinion=note,
+                           detail={"to": list(dict.fromkeys(names))}))
+    engine.emit(session, "case.copied", {"case_id": case.id, "task_id": task.id, "from": user.username,
+                                         "to": list(dict.fromkeys(names))}, now=now)
+    session.commit()
+    return rows
+
+
+def hand_over(session: Session, engine: Engine, *, user: User, task: HumanTask, action: str, to: str,
+              reason: str | None) -> HumanTask:
+    """转办 (``transferred``) or 委派 (``delegated``) an open task to a colleague of the same role and jurisdiction.
+
+    The caller has checked that `user` may work the task. The reassignment is a conditional UPDATE, so a task
+    that was completed or taken meanwhile answers Conflict instead of being handed over anyway.
+    """
+    if action not in ("transferred", "delegated"):
+        raise ValueError(action)
+    to = (to or "").strip()
+    target = session.scalars(select(User).where(User.username == to)).first() if to else None
+    if target is None or not target.active:
+        raise InvalidInput("接收人不存在", {"to": ["用户不存在"]})
+    if target.username == user.username:
+        raise InvalidInput("不能转给自己", {"to": ["不能是自己"]})
+    if task.role and (target.role != task.role or not access.in_scope(target, task.district, task.street,
+                                                                      task.community)):
+        raise InvalidInput("接收人须为同岗位、同辖区的同事", {"to": ["岗位或辖区不符"]})
+    reason = (reason or "").strip() or None
+    now = engine.now()
+    try:
+        result = cast(CursorResult, session.execute(
+            update(HumanTask)
+            .where(HumanTask.id == task.id, HumanTask.status == TaskStatus.OPEN,
+                   or_(HumanTask.assignee.is_(None), HumanTask.assignee == user.username))
+            .values(assignee=target.username, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        ))
+        if result.rowcount != 1:
+            raise Conflict("该任务已办结或已被他人认领，请刷新后重试")
+        session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
+                               action=f"task_{action}", element_id=task.element_id, element_name=task.name,
+                               opinion=reason, detail={"from": user.username, "to": target.username}))
+        engine.emit(session, f"task.{action}", {"task_id": task.id, "from": user.username,
+                                                "to": target.username}, now=now)
+        case_id = case_id_of(task.business_key)
+        if case_id is not None and session.get(Case, case_id) is not None:
+            record_copy(session, case_id=case_id, recipient=user.username, sender=user.username, reason=action,
+                        now=now, task=task, note=f"已{REASONS[action]}给 {target.display_name}"
+                        + (f"：{reason}" if reason else ""))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    session.refresh(task)
+    return task
+
+
+def copied_cases(user: User):
+    """A subquery of what was copied to `user`: (case_id, at, sender, reason, note, read_at, step).
+
+    Explicit copies and hand-overs from ``case_copies``, plus escalations of tasks in the user's jurisdiction to the
+    user's role (read from the deadline sweep's events; they count as read). The caller joins cases and applies
+    the case scope.
+    """
+    from sqlalchemy import String, literal, union_all
+
+    parts = [select(CaseCopy.case_id.label("case_id"), CaseCopy.created_at.label("at"),
+                    CaseCopy.sender.label("sender"), CaseCopy.reason.label("reason"), CaseCopy.note.label("note"),
+                    CaseCopy.read_at.label("read_at"), CaseCopy.element_name.label("step"))
+             .where(CaseCopy.recipient == user.username)]
+    try:
+        from engine.models import DeadlineEventKind, TaskDeadlineEvent
+    except ImportError:  # pragma: no cover - deadlines not installed
+        pass
+    else:
+        parts.append(
+            select(Case.id, TaskDeadlineEvent.at, literal(None, String), literal("escalated", String),
+                   TaskDeadlineEvent.message, TaskDeadlineEvent.at, HumanTask.name)
+            .join(HumanTask, HumanTask.id == TaskDeadlineEvent.task_id)
+            .join(Case, Case.process_instance_id == HumanTask.instance_id)
+            .where(TaskDeadlineEvent.kind == DeadlineEventKind.ESCALATED, TaskDeadlineEvent.target_role == user.role,
+                   access.scope_filter(user, HumanTask))
+        )
+    return union_all(*parts).subquery("copied")
+
+
+def unread_count(session: Session, user: User) -> int:
+    from sqlalchemy import func
+
+    return session.scalar(
+        select(func.count()).select_from(CaseCopy).join(Case, Case.id == CaseCopy.case_id)
+        .where(and_(CaseCopy.recipient == user.username, CaseCopy.read_at.is_(None),
+                    access.scope_filter(user, Case)))
+    ) or 0
+
+
+def mark_read(session: Session, user: User, case_id: int, now: datetime) -> None:
+    session.execute(
+        update(CaseCopy).where(CaseCopy.recipient == user.username, CaseCopy.case_id == case_id,
+                               CaseCopy.read_at.is_(None)).values(read_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
