@@ -45,23 +45,37 @@ def _free_port() -> int:
 
 
 class Client:
-    """One keep-alive-less HTTP client (gunicorn's sync workers close each connection anyway)."""
+    """One client with a persistent HTTP/1.1 connection (as browsers and agency systems keep theirs)."""
 
     def __init__(self, port: int, token: str | None = None):
         self.port = port
         self.token = token
+        self._conn: http.client.HTTPConnection | None = None
 
     def call(self, method: str, path: str, body=None, raw: bytes | None = None, content_type="application/json"):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = {"Content-Type": content_type}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        conn.request(method, path, body=payload, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-        conn.close()
-        return response.status, (json.loads(data) if data else None)
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self._conn.request(method, path, body=payload, headers=headers)
+                response = self._conn.getresponse()
+                data = response.read()
+            except (http.client.HTTPException, ConnectionError):
+                # The server closed an idle keep-alive connection: reconnect once.
+                self._conn.close()
+                self._conn = None
+                if attempt == 2:
+                    raise
+                continue
+            if response.getheader("Connection", "").lower() == "close":
+                self._conn.close()
+                self._conn = None
+            return response.status, (json.loads(data) if data else None)
+        raise RuntimeError("unreachable")
 
 
 def _login(port: int, username: str) -> Client:
@@ -146,7 +160,8 @@ def run() -> None:
     subprocess.run(jiuzhu + ["demo"], env=env, cwd=ROOT, check=True, capture_output=True)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "web.wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "--config", "python:web.gunicorn_conf", "--workers", "2",
+         "--bind", f"127.0.0.1:{port}", "web.wsgi:app"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):

@@ -107,8 +107,8 @@ def serve_command(port, workers):
     prepare()
     port = port or int(app.config["PORT"])
     workers = workers or int(app.config["WEB_CONCURRENCY"])
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-               "--access-logfile", "-", "--graceful-timeout", "10", "web.wsgi:app"]
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:web.gunicorn_conf", "--workers", str(workers),
+               "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "web.wsgi:app"]
     click.echo(f"服务地址 http://127.0.0.1:{port}/ （{workers} 个进程）")
     server = subprocess.Popen(command, env=dict(os.environ))
 
