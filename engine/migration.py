@@ -338,14 +338,9 @@ def _update_projection(engine: Engine, ctx: StepContext, workflow: BpmnWorkflow,
         if change is not None:
             change.due_before = row.due_at.isoformat() if row.due_at else None
         if not keep_deadlines:
-            row.due_at = row.remind_at = row.reminded_at = row.escalated_at = None
+            row.reminded_at = row.escalated_at = None
             row.escalation_level = 0
-            days = _positive(props.get("dueInWorkingDays"))
-            if days and engine.calendar is not None:
-                row.due_at = engine.calendar.add_working_days(ctx.now, days)
-                remind = _positive(props.get("remindBeforeWorkingDays"))
-                if remind:
-                    row.remind_at = engine.calendar.subtract_working_days(row.due_at, remind)
+            engine.set_time_limits(row, props, ctx.now)
         if change is not None:
             change.due_after = row.due_at.isoformat() if row.due_at else None
 
@@ -354,17 +349,6 @@ def _uuid(value: str):
     from uuid import UUID
 
     return UUID(value)
-
-
-def _positive(value) -> int | None:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
-
-
-# -- many at once ----------------------------------------------------------------------------------------------
 
 def select_instances(engine: Engine, process_key: str, *, from_version: int | None = None,
                      element_id: str | None = None, street: str | None = None,

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -237,6 +238,16 @@ class HumanTask(Base):
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     paused_working_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Open, past its due time, and not paused (a paused task's clock is stopped)."""
+        return (self.status == TaskStatus.OPEN and self.paused_at is None and self.due_at is not None
+                and self.due_at < now)
+
+    @classmethod
+    def overdue_condition(cls, now: datetime):
+        """`is_overdue` as a SQL condition, for inbox and report queries."""
+        return and_(cls.status == TaskStatus.OPEN, cls.paused_at.is_(None), cls.due_at < now)
 
 class DeadlineEventKind(enum.StrEnum):
     REMINDER = "reminder"

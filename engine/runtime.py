@@ -572,16 +572,21 @@ class Engine:
             escalate_to=props.get("escalateTo"),
             escalation_level=0,
         )
+        self.set_time_limits(row, props, ctx.now)
+        if instance.paused_at is not None:
+            row.paused_at = ctx.now  # the case waits on the applicant: this task's clock starts when it resumes
+        return row
+
+    def set_time_limits(self, row: HumanTask, props: Mapping[str, Any], start: datetime) -> None:
+        """A task's deadline state from its diagram properties, counted in working days from `start`."""
+        row.due_at = row.remind_at = row.next_escalation_at = None
         due_days = _positive_int(props.get("dueInWorkingDays"))
         if due_days and self.calendar is not None:
-            row.due_at = self.calendar.add_working_days(ctx.now, due_days)
+            row.due_at = self.calendar.add_working_days(start, due_days)
             remind = _positive_int(props.get("remindBeforeWorkingDays"))
             if remind:
                 row.remind_at = self.calendar.subtract_working_days(row.due_at, remind)
             row.next_escalation_at = row.due_at  # the deadline sweep marks it overdue then (engine.deadlines)
-        if instance.paused_at is not None:
-            row.paused_at = ctx.now  # the case waits on the applicant: this task's clock starts when it resumes
-        return row
 
     def _save(self, ctx: StepContext, workflow: BpmnWorkflow) -> None:
         instance = ctx.instance

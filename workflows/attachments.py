@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput, NotFound
-from engine.models import HumanTask
+from engine.models import AuditEntry, HumanTask
 
 from .models import Attachment, Case
 
@@ -134,6 +134,25 @@ def save_attachment(session: Session, folder: Path, stream: BinaryIO, filename: 
                      stored_name=stored, original_name=original, content_type=kind.content_type, size=size,
                      sha256=digest.hexdigest(), uploaded_by=user, uploaded_at=now)
     session.add(row)
+    return row
+
+
+def attach_to_task(session: Session, folder: Path, stream: BinaryIO, filename: str | None, *, case: Case,
+                   task: HumanTask, user: str, now: datetime) -> Attachment:
+    """Store an upload for a task and record it in the case history, committed together.
+
+    If the commit fails the stored file is removed again, so no file is left without its row.
+    """
+    row = save_attachment(session, folder, stream, filename, case=case, task=task, user=user, now=now)
+    try:
+        session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user,
+                               action="attachment_uploaded", element_id=task.element_id, element_name=task.name,
+                               detail={"name": row.original_name, "size": row.size}))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        discard(folder, row)
+        raise
     return row
 
 

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, select
 
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.models import AuditEntry, HumanTask, TaskStatus
+from engine.models import HumanTask, TaskStatus
 from engine.returns import return_targets
 from workflows import access, copies, taskwork
 from workflows import attachments as attachment_store
@@ -64,7 +64,8 @@ def task_item(t: HumanTask, now=None) -> dict:
         "completed_at": iso(t.completed_at),
         "completed_by": t.completed_by,
         "due_at": iso(t.due_at),
-        "overdue": bool(t.due_at and t.status == TaskStatus.OPEN and t.due_at < now),
+        # A paused task (the case waits on the applicant) is not late: its clock is stopped.
+        "overdue": t.is_overdue(now),
     }
 
 
@@ -97,7 +98,7 @@ def index():
     else:
         conditions.append(access.visible_tasks_filter(user))
     if q["overdue"]:
-        conditions += [HumanTask.status == TaskStatus.OPEN, HumanTask.due_at < now]
+        conditions.append(HumanTask.overdue_condition(now))
     if q["case_id"] is not None:
         conditions.append(HumanTask.business_key == f"case:{q['case_id']}")
     if q["process_instance_id"] is not None:
@@ -339,17 +340,8 @@ def upload_attachment(task_id: int):
         raise InvalidInput("请选择要上传的文件", {"file": ["缺少 multipart 字段 file"]})
     folder = attachment_store.storage_folder(current_app.instance_path)
     now = engine().now()
-    row = attachment_store.save_attachment(db.session, folder, upload.stream, upload.filename, case=case,
-                                           task=task, user=user.username, now=now)
-    try:
-        db.session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
-                                  action="attachment_uploaded", element_id=task.element_id,
-                                  element_name=task.name, detail={"name": row.original_name, "size": row.size}))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        attachment_store.discard(folder, row)
-        raise
+    row = attachment_store.attach_to_task(db.session, folder, upload.stream, upload.filename, case=case,
+                                          task=task, user=user.username, now=now)
     return jsonify(attachment_item(row)), 201
 
 

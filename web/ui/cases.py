@@ -107,7 +107,7 @@ def diagram_state(workflow, open_tasks: list[HumanTask], names: dict) -> dict:
     holders = []
     for task in open_tasks:
         holder = names.get(task.assignee, task.assignee) if task.assignee else f"待认领（{role_name(task.role)}）"
-        holders.append({"id": task.element_id, "label": holder, "overdue": bool(task.due_at and task.due_at < now),
+        holders.append({"id": task.element_id, "label": holder, "overdue": task.is_overdue(now),
                         "due": task.due_at.isoformat() if task.due_at else None})
         active.add(task.element_id)
     return {

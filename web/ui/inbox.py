@@ -135,7 +135,7 @@ def _task_tab(user: User, tab: str, f: Filters, now: datetime):
         base += [HumanTask.completed_by == user.username,
                  HumanTask.status.in_([TaskStatus.COMPLETED, TaskStatus.CANCELLED])]
     else:  # overdue
-        base += [HumanTask.status == TaskStatus.OPEN, HumanTask.due_at < now]
+        base.append(HumanTask.overdue_condition(now))
         if user.role not in OVERSEERS:
             base.append(_todo_filter(user))
     steps = db.session.scalars(select(HumanTask.name).where(*base).distinct().order_by(HumanTask.name)).all()
@@ -156,7 +156,7 @@ def _task_tab(user: User, tab: str, f: Filters, now: datetime):
     result, total, page, pages = _page(query, f)
     rows = []
     for task, case in result:
-        overdue = bool(task.status == TaskStatus.OPEN and task.due_at and task.due_at < now)
+        overdue = task.is_overdue(now)
         extra = ""
         if tab == "done":
             extra = "已退回" if task.outcome == "returned" else "已办结"
@@ -243,7 +243,7 @@ def _counts(user: User, now: datetime) -> dict[str, int]:
     visible = access.visible_tasks_filter(user)
     todo = db.session.scalar(select(func.count()).select_from(HumanTask).where(
         visible, HumanTask.status == TaskStatus.OPEN, _todo_filter(user))) or 0
-    overdue_conditions = [visible, HumanTask.status == TaskStatus.OPEN, HumanTask.due_at < now]
+    overdue_conditions = [visible, HumanTask.overdue_condition(now)]
     if user.role not in OVERSEERS:
         overdue_conditions.append(_todo_filter(user))
     overdue = db.session.scalar(select(func.count()).select_from(HumanTask).where(*overdue_conditions)) or 0

@@ -173,7 +173,7 @@ def _render(task: HumanTask, *, values: dict | None = None, errors: dict | None 
         "accept": attachment_store.ACCEPT, "allowed_types": attachment_store.ALLOWED_TEXT,
         "max_mb": attachment_store.MAX_BYTES // (1024 * 1024), "human_size": attachment_store.human_size,
         "opinions": opinions, "names": names,
-        "overdue": bool(task.status == TaskStatus.OPEN and task.due_at and task.due_at < now),
+        "overdue": task.is_overdue(now),
         "masked_id": mask_id_number(case.applicant_id_number) if case else "",
         "instance": instance, "user": user,
         "submitted": _submitted(fields, task.data) if state == "closed" else [],
@@ -447,19 +447,10 @@ def upload(task_id: int):
     folder = attachment_store.storage_folder(current_app.instance_path)
     now = engine().now()
     try:
-        row = attachment_store.save_attachment(db.session, folder, upload_file.stream, upload_file.filename,
-                                               case=case, task=task, user=user.username, now=now)
+        row = attachment_store.attach_to_task(db.session, folder, upload_file.stream, upload_file.filename,
+                                              case=case, task=task, user=user.username, now=now)
     except InvalidInput as exc:
         return _render(task, errors={"attachment-file": exc.fields.get("file", [str(exc)])}, status=422,
                        panel="attachments")
-    try:
-        db.session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
-                                  action="attachment_uploaded", element_id=task.element_id,
-                                  element_name=task.name, detail={"name": row.original_name, "size": row.size}))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        attachment_store.discard(folder, row)
-        raise
     flash(f"附件「{row.original_name}」已上传", "success")
     return _back(task, "attachments")
