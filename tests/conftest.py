@@ -74,8 +74,10 @@ def db(app):
         _empty_database(database)
         app.extensions["jiuzhu.engine"].forget_specs()
         from web.auth import forget_user
+        from web.ui.notice import _recent_objections
 
         forget_user()
+        _recent_objections.clear()  # per-address throttling must not carry over from another test
         clock_module.active().set(START)
         seed(database.session)
         assert deploy_files(sorted(bpmn_dir().glob("*.bpmn")), echo=lambda *_: None)

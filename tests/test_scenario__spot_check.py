@@ -35,3 +35,30 @@ def test_spot_check__fifty_cases_never_below_thirty_percent(app, login):
         assert body["spot_checked"] is (case.id in open_checks)
         if body["relatives_filed"]:
             assert body["spot_checked"] is True
+
+
+def test_spot_check__case_sent_back_past_notice_is_not_counted_twice(app, login):
+    from workflows.models import SpotCheckTally
+
+    case = Dibao(login)
+    case.through_street()
+    advance(login, "P8D")
+    visited = case.spot_check_if_selected()
+    approval = case.open_task("approval", "qu_approver")
+    approver = login("qu_approver")
+    approver.post(f"tasks/{approval['id']}/claim")
+    targets = [t["element_id"] for t in approver.get(f"tasks/{approval['id']}").get_json()["return_targets"]]
+    assert "street_review" in targets
+    response = approver.post(f"tasks/{approval['id']}/return",
+                             json={"to": "street_review", "reason": "请街道补充审核意见"})
+    assert response.status_code == 200, response.get_json()
+    case.street_review()
+    advance(login, "P8D")  # a new notice, then the selection again
+    again = case.spot_check_if_selected()
+    assert again is visited  # the earlier decision stands: not counted, not re-drawn
+    from web.extensions import db
+
+    with app.app_context():
+        tally = db.session.query(SpotCheckTally).one()
+        assert tally.decided == 1
+        assert tally.visited == int(visited)

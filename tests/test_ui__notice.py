@@ -116,3 +116,17 @@ def test_ui__notice_page_in_browser(page, login, app, screenshot):
     expect(page.locator(".flash-success")).to_contain_text("您的异议已提交")
     expect(page.locator("table.notice-table tbody tr")).to_have_count(1)
     assert case.case()["objected"] is True
+
+
+def test_ui__anonymous_objections_are_throttled(app, login, client):
+    from web.ui import notice
+
+    cases = [_in_notice(login) for _ in range(notice.OBJECTIONS_PER_WINDOW + 1)]
+    statuses = []
+    for case in cases:
+        path = f"/notice/cases/{case.id}/objection"
+        token = csrf_token(client.get(path).get_data(as_text=True))
+        response = client.post(path, data={"reason": "反映该户有经营收入", "csrf_token": token})
+        statuses.append(response.status_code)
+    assert statuses == [302] * notice.OBJECTIONS_PER_WINDOW + [429]
+    assert cases[-1].case()["objected"] is False  # the throttled objection changed nothing

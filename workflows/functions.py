@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from engine.models import AuditEntry
 from engine.runtime import current_step
 
 from . import subsidy
@@ -50,11 +51,30 @@ def spot_check_required(district, mandatory) -> bool:
         select(SpotCheckTally).where(SpotCheckTally.district == district, SpotCheckTally.month == month)
         .with_for_update().execution_options(populate_existing=True)
     ).one()
-    visit = must_visit(tally.decided, tally.visited, bool(mandatory), _rng)
-    tally.decided += 1
-    tally.visited += int(visit)
-    ctx.audit("spot_check_selected", detail={"visit": visit, "mandatory": bool(mandatory), "month": month})
+    earlier = _earlier_selection(ctx, month)
+    if earlier is not None:
+        # A case sent back past its notice reaches the selection again: it is the same decided case, so the
+        # tally must not count it twice. It keeps a visit it already had, and gets one if it is now mandatory.
+        visit = bool(earlier.get("visit")) or bool(mandatory)
+        tally.visited += int(visit and not earlier.get("visit"))
+    else:
+        visit = must_visit(tally.decided, tally.visited, bool(mandatory), _rng)
+        tally.decided += 1
+        tally.visited += int(visit)
+    ctx.audit("spot_check_selected", detail={"visit": visit, "mandatory": bool(mandatory), "month": month,
+                                             "repeat": earlier is not None})
     return visit
+
+
+def _earlier_selection(ctx, month: str) -> dict | None:
+    """This instance's earlier selection in the same month, if it had one."""
+    for detail in ctx.session.scalars(
+        select(AuditEntry.detail).where(AuditEntry.instance_id == ctx.instance.id,
+                                        AuditEntry.action == "spot_check_selected").order_by(AuditEntry.id.desc())
+    ):
+        if detail and detail.get("month") == month:
+            return detail
+    return None
 
 
 def compute_subsidy(household, monthly_income, local_standard, topup_rates=None):

@@ -6,6 +6,9 @@ is recorded through the same engine call as POST /cases/{id}/objections: the BPM
 """
 from __future__ import annotations
 
+import time
+from collections import defaultdict, deque
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
@@ -102,6 +105,26 @@ def _notice_case(case_id: int) -> tuple[Case, Jurisdiction | None]:
     return case, place
 
 
+# Anonymous objections are throttled per address: a public form must not let one sender flood the street office
+# with re-investigations. Per process, in memory — enough to stop a script, not meant as an audit record.
+OBJECTIONS_PER_WINDOW = 5
+OBJECTION_WINDOW_SECONDS = 600.0
+_recent_objections: dict[str, deque[float]] = defaultdict(deque)
+
+
+def _objections_allowed(address: str) -> bool:
+    now = time.monotonic()
+    recent = _recent_objections[address]
+    while recent and now - recent[0] > OBJECTION_WINDOW_SECONDS:
+        recent.popleft()
+    if len(recent) >= OBJECTIONS_PER_WINDOW:
+        return False
+    recent.append(now)
+    if len(_recent_objections) > 10_000:
+        _recent_objections.clear()
+    return True
+
+
 @bp.route("/cases/<int:case_id>/objection", methods=["GET", "POST"])
 def objection(case_id: int):
     """Lodge an objection (异议) to a case in public notice; the case goes back to re-investigation."""
@@ -118,6 +141,10 @@ def objection(case_id: int):
         for name in ("reporter", "contact"):
             if len(values[name]) > 100:
                 errors[name] = ["不能超过 100 字"]
+        if not errors and page_user() is None and not _objections_allowed(request.remote_addr or "-"):
+            errors["_form"] = ["提交过于频繁，请稍后再试或到社区居委会当面反映"]
+            return render_template("notice/objection.html", row=_public_row(case), community=place,
+                                   values=values, errors=errors, user=None), 429
         if not errors and not _waits_for_objection(case):
             errors["_form"] = ["该案件已不在公示期，无法提出异议"]
         if not errors:
