@@ -31,3 +31,21 @@ def test_ui__api_docs_page(page, screenshot):
     page.wait_for_selector(".swagger-ui .info", timeout=15_000)
     assert "Jiuzhu" in page.locator(".swagger-ui .info").inner_text()
     screenshot(page, "api-docs")
+
+
+def test_ui__session_api_writes_need_the_csrf_token(app, login):
+    """The login cookie alone must not let another site make API writes on the user's behalf."""
+    from tests.scenario import Dibao
+    from tests.ui_pages import csrf_token
+
+    case = Dibao(login)
+    task = case.open_task("accept", "jd_heping")
+    browser = app.test_client()
+    token = csrf_token(browser.get("/login").get_data(as_text=True))
+    assert browser.post("/login", data={"username": "jd_heping", "password": "demo", "csrf_token": token}
+                        ).status_code == 302
+    assert browser.get(f"/api/v1/tasks/{task['id']}").status_code == 200  # reads are fine
+    assert browser.post(f"/api/v1/tasks/{task['id']}/claim").status_code == 403
+    page_token = csrf_token(browser.get("/inbox").get_data(as_text=True))
+    claimed = browser.post(f"/api/v1/tasks/{task['id']}/claim", headers={"X-CSRFToken": page_token})
+    assert claimed.status_code == 200

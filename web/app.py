@@ -6,8 +6,12 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request, session
+from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import event
+from wtforms.validators import ValidationError
+
+from engine.errors import Forbidden
 
 from . import errors
 from .engine_setup import build_engine, install_clock, reload_calendar, sync_simulated_clock
@@ -68,6 +72,19 @@ def _init_csrf(app: Flask) -> None:
     for name, blueprint in app.blueprints.items():
         if name.startswith("api_") or name.startswith("webhooks"):
             csrf.exempt(blueprint)
+
+    @app.before_request
+    def _csrf_for_session_api_calls():
+        # The API also accepts the login session (the modeler calls it from the page). A browser sends that cookie
+        # on its own, so a session-authenticated write must carry the page's CSRF token; bearer tokens need none.
+        if not (request.blueprint or "").startswith("api_") or request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if request.headers.get("Authorization", "").startswith("Bearer ") or not session.get("user"):
+            return
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken"))
+        except (CSRFError, ValidationError) as exc:
+            raise Forbidden("缺少或无效的 CSRF 令牌，请刷新页面后重试") from exc
 
 
 def _template_globals(app: Flask) -> None:

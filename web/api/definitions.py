@@ -1,16 +1,14 @@
 """Process definitions: deploy, validate, drafts, versions, differences between versions, instance migration."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, session
-from flask_wtf.csrf import CSRFError, validate_csrf
+from flask import Blueprint, jsonify, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms.validators import ValidationError as CSRFValidationError
 
 from engine.definitions import choose_process, compile_bpmn, parse_xml_safely
 from engine.deploy import deploy, list_definitions, versions_of
-from engine.errors import Conflict, Forbidden, InvalidDefinition, InvalidInput, NotFound, Problem
+from engine.errors import Conflict, InvalidDefinition, InvalidInput, NotFound, Problem
 from engine.migration import migrate_many, preview, select_instances
 from engine.models import DiagramDraft, ProcessDefinition
 from engine.versions import diff_versions
@@ -28,21 +26,10 @@ UPLOAD_LIMIT = 16 * 1024 * 1024  # a request body; the diagram itself is held to
 
 
 @bp.before_request
-def _csrf_for_browser_sessions():
-    """The modeler calls this API with the login session: such writes must carry the page's CSRF token.
-
-    Bearer-token clients are not affected (a token is never sent by a browser on its own). Uploads are capped here
-    too, whatever the application-wide setting says.
-    """
+def _cap_uploads():
+    """Uploads are capped here whatever the application-wide setting says (CSRF for session callers: web.app)."""
     if request.max_content_length is None or request.max_content_length > UPLOAD_LIMIT:
         request.max_content_length = UPLOAD_LIMIT
-    if request.method in ("GET", "HEAD", "OPTIONS") or request.headers.get("Authorization", "").startswith("Bearer "):
-        return
-    if session.get("user"):
-        try:
-            validate_csrf(request.headers.get("X-CSRFToken"))
-        except (CSRFError, CSRFValidationError) as exc:
-            raise Forbidden("缺少或无效的 CSRF 令牌，请刷新页面后重试") from exc
 
 
 @bp.errorhandler(RequestEntityTooLarge)
