@@ -20,15 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import Conflict, InvalidInput, NotFound
 from .models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
-from .runtime import Engine, StepContext
+from .runtime import Engine, StepContext, open_task_for, ready_spiff_task
 
 
 @dataclass(frozen=True)
@@ -103,14 +101,6 @@ def _target(plan: _Plan) -> ReturnTarget:
     return ReturnTarget(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id)
 
 
-def _spiff_task(workflow: BpmnWorkflow, row: HumanTask):
-    try:
-        task = workflow.get_task_from_id(UUID(row.spiff_task_id))
-    except (TaskNotFoundException, ValueError):
-        return None
-    return task if task is not None and task.state == TaskState.READY else None
-
-
 def _forget_dropped_events(workflow: BpmnWorkflow) -> None:
     """Remove tasks a reset dropped from the event manager (they would crash the next engine step)."""
     manager = workflow.event_manager
@@ -131,7 +121,7 @@ def return_targets(engine: Engine, task_id: int) -> list[ReturnTarget]:
     if instance is None or instance.status != InstanceStatus.RUNNING:
         return []
     workflow = engine.workflow_of(instance)
-    current = _spiff_task(workflow, row)
+    current = ready_spiff_task(workflow, row)
     if current is None:
         return []
     return [_target(plan) for plan in _plans(workflow, current).values()]
@@ -155,12 +145,8 @@ def return_task(engine: Engine, task_id: int, *, actor: str, to: str, reason: st
     reopened: list[HumanTask] = []
 
     def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
-        task = ctx.session.get(HumanTask, task_id, populate_existing=True)
-        if task is None or task.status != TaskStatus.OPEN:
-            raise Conflict("该任务已办结或已取消")
-        if task.assignee and task.assignee != actor:
-            raise Conflict(f"该任务已由 {task.assignee} 认领，只有认领人可以退回")
-        current = _spiff_task(workflow, task)
+        task = open_task_for(ctx, task_id, actor)
+        current = ready_spiff_task(workflow, task)
         if current is None:
             raise Conflict("该任务已不在待办状态")
         plan = _plans(workflow, current).get(to)

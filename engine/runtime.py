@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import CursorResult, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -116,7 +116,6 @@ class _NothingDue(Exception):
 
 
 _current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("jiuzhu_step", default=None)
-_last_created: contextvars.ContextVar[tuple[HumanTask, ...]] = contextvars.ContextVar("jiuzhu_created", default=())
 
 
 def current_step() -> StepContext:
@@ -291,20 +290,24 @@ class Engine:
         data: Mapping[str, Any] | None = None,
         opinion: str | None = None,
         outcome: str | None = None,
-    ) -> HumanTask:
+    ) -> list[HumanTask]:
+        """Complete a task; returns the tasks the step put on desks next."""
         task = self._task_or_404(task_id)
+        steps: list[StepContext] = []
 
         def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
-            spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
-            if spiff_task is None or spiff_task.state != TaskState.READY:
+            steps.append(ctx)
+            spiff_task = ready_spiff_task(workflow, task)
+            if spiff_task is None:
                 raise Conflict("该任务已办结或已不在待办状态")
             # Checks and completes in one statement: a concurrent claim or completion makes it match no row.
+            completion = {"status": TaskStatus.COMPLETED, "completed_at": ctx.now, "completed_by": actor,
+                          "outcome": outcome, "data": dict(data or {})}
             done = cast(CursorResult, ctx.session.execute(
                 update(HumanTask)
                 .where(HumanTask.id == task_id, HumanTask.status == TaskStatus.OPEN,
                        or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor))
-                .values(status=TaskStatus.COMPLETED, completed_at=ctx.now, completed_by=actor, outcome=outcome,
-                        data=dict(data or {}))
+                .values(**completion)
                 .execution_options(synchronize_session=False)
             ))
             if done.rowcount != 1:
@@ -312,9 +315,8 @@ class Engine:
                 if current is not None and current.status == TaskStatus.OPEN and current.assignee:
                     raise Conflict(f"该任务已由 {current.assignee} 认领，只有认领人可以办理")
                 raise Conflict("该任务已办结或已取消")
-            for name, value in (("status", TaskStatus.COMPLETED), ("completed_at", ctx.now),
-                                ("completed_by", actor), ("outcome", outcome), ("data", dict(data or {}))):
-                set_committed_value(task, name, value)
+            for name, value in completion.items():
+                set_committed_value(task, name, value)  # the row already says so: no second UPDATE
             if data:
                 spiff_task.set_data(**dict(data))
             spiff_task.run()
@@ -325,11 +327,7 @@ class Engine:
                                         "outcome": outcome})
 
         self._step(task.instance_id, actor, "complete", action)
-        return task
-
-    def last_created_tasks(self) -> list[HumanTask]:
-        """The tasks the most recent step of this thread created (so a caller can answer "what's next")."""
-        return list(_last_created.get())
+        return list(steps[0].created_tasks)
 
     def send_message(self, instance_id: int, name: str, payload: Any, *, actor: str | None = None) -> None:
         def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
@@ -364,6 +362,9 @@ class Engine:
                 ctx.audit("timer_fired", element_id=item["element_id"], element_name=item.get("name"),
                           detail={"due_at": item["due_at"]})
             workflow.refresh_timers()
+            # A fired timer leaves its task READY; the engine steps run it, and their closing refresh may make a
+            # further timer due, which needs one more round.
+            workflow.do_engine_steps()
 
         try:
             return self._step(instance_id, "system", "timer", action, skip_locked=skip_locked) is not None
@@ -496,9 +497,6 @@ class Engine:
             try:
                 action(workflow)
                 workflow.do_engine_steps()
-                if ctx.action == "timer":
-                    # A fired timer may have made further timers due (refresh happens at the end of the steps).
-                    workflow.do_engine_steps()
             except (Conflict, NotFound, InvalidInput, _NothingDue):
                 raise
             except SpiffWorkflowException as exc:
@@ -511,7 +509,11 @@ class Engine:
             self._sync_tasks(ctx, workflow)
             for hook in ctx.after_sync:
                 hook(ctx, workflow)
-            _last_created.set(tuple(ctx.created_tasks))
+            # Announced after the hooks, which may still hand a new task to a person (a return).
+            for row in ctx.created_tasks:
+                ctx.emit("task.created", {"task_id": row.id, "element_id": row.element_id, "role": row.role,
+                                          "assignee": row.assignee,
+                                          "due_at": row.due_at.isoformat() if row.due_at else None})
             self._save(ctx, workflow)
             for listener in self.listeners:
                 listener.after_step(ctx, workflow)
@@ -543,10 +545,6 @@ class Engine:
             session.add(row)
             ctx.created_tasks.append(row)
         session.flush()
-        for row in ctx.created_tasks:
-            ctx.emit("task.created", {"task_id": row.id, "element_id": row.element_id, "role": row.role,
-                                      "assignee": row.assignee,
-                                      "due_at": row.due_at.isoformat() if row.due_at else None})
 
     def _new_task_row(self, ctx: StepContext, spiff_task, loaded: LoadedSpec) -> HumanTask:
         spec = spiff_task.task_spec
@@ -623,8 +621,8 @@ class Engine:
             try:
                 if self.fire_timers(instance_id, skip_locked=True):
                     handled += 1
-            except Conflict:
-                continue  # moved on under us (completed, or another worker got there first)
+            except StaleState:
+                continue  # another worker stepped it first
             except Exception:
                 log.exception("timer of instance %s failed; retrying later", instance_id)
                 self._postpone_timer(instance_id, now + timedelta(minutes=5))
@@ -635,6 +633,25 @@ class Engine:
         with self._transaction(session):
             session.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id)
                             .values(next_timer_at=until, version=ProcessInstance.version + 1))
+
+
+def ready_spiff_task(workflow: BpmnWorkflow, row: HumanTask):
+    """The READY SpiffWorkflow task behind a projection row, or None if the flow has moved past it."""
+    try:
+        task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+    except (TaskNotFoundException, ValueError):
+        return None
+    return task if task is not None and task.state == TaskState.READY else None
+
+
+def open_task_for(ctx: StepContext, task_id: int, actor: str) -> HumanTask:
+    """Re-read a task under the instance lock: it must still be open and not held by someone else."""
+    task = ctx.session.get(HumanTask, task_id, populate_existing=True)
+    if task is None or task.status != TaskStatus.OPEN:
+        raise Conflict("该任务已办结或已取消")
+    if task.assignee and task.assignee != actor:
+        raise Conflict(f"该任务已由 {task.assignee} 认领")
+    return task
 
 
 def _waiting_tasks(workflow: BpmnWorkflow) -> list:

@@ -14,15 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from copy import deepcopy
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import Conflict, NotFound
-from .models import HumanTask, TaskStatus
-from .runtime import Engine, StepContext
+from .models import HumanTask
+from .runtime import Engine, StepContext, open_task_for, ready_spiff_task
 
 
 def update_task_data(engine: Engine, task_id: int, *, actor: str, values: Mapping[str, Any],
@@ -35,16 +33,9 @@ def update_task_data(engine: Engine, task_id: int, *, actor: str, values: Mappin
     instance_id = row.instance_id
 
     def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
-        task = ctx.session.get(HumanTask, task_id, populate_existing=True)
-        if task is None or task.status != TaskStatus.OPEN:
-            raise Conflict("该任务已办结或已取消")
-        if task.assignee and task.assignee != actor:
-            raise Conflict(f"该任务已由 {task.assignee} 认领")
-        try:
-            spiff_task = workflow.get_task_from_id(UUID(task.spiff_task_id))
-        except (TaskNotFoundException, ValueError):
-            spiff_task = None
-        if spiff_task is None or spiff_task.state != TaskState.READY:
+        task = open_task_for(ctx, task_id, actor)
+        spiff_task = ready_spiff_task(workflow, task)
+        if spiff_task is None:
             raise Conflict("该任务已不在待办状态")
         targets = {spiff_task.id: spiff_task}
         if all_branches:

@@ -138,3 +138,36 @@ def test_webhooks__inbound_economic_check_verified_and_deduplicated(app, client,
     assert all(w.get("name") != "economic_check.completed" for w in waiting)
     other = dict(event, event_id="hd-0002")
     assert _signed_post(client, "hedui", "s3cret-hedui", other, timestamp=now).status_code == 409
+
+
+def test_webhooks__a_failing_event_backs_off_without_blocking_the_others(app, login):
+    from sqlalchemy import select
+
+    from engine import clock
+    from engine.models import OutboxEvent, OutboxStatus
+    from web.extensions import db
+    from webhooks.models import WebhookSubscription
+    from webhooks.outbound import Response, deliver_due
+
+    with app.app_context():
+        now = clock.now()
+        db.session.add(WebhookSubscription(name="全部", url="http://127.0.0.1:9/x", secret="s" * 20,
+                                           event_types=["test.*"], active=True, created_at=now))
+        engine = app.extensions["jiuzhu.engine"]
+        for name in ("test.broken", "test.fine", "test.fine"):
+            engine.emit(db.session, name, {"n": 1}, now=now)
+        db.session.commit()
+        sent = []
+
+        def post(url, body, headers):
+            if headers["X-Jiuzhu-Event"] == "test.broken":
+                raise RuntimeError("receiver library crashed")
+            sent.append(headers["X-Jiuzhu-Event"])
+            return Response(200)
+
+        assert deliver_due(db.session, clock=clock.now, post=post) == 3
+        assert sent == ["test.fine", "test.fine"]
+        events = {e.event_type + str(e.id): e for e in db.session.scalars(select(OutboxEvent))}
+        broken = next(e for e in events.values() if e.event_type == "test.broken")
+        assert broken.status == OutboxStatus.PENDING and broken.attempts == 1 and broken.next_attempt_at > now
+        assert "RuntimeError" in broken.last_error

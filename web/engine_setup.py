@@ -13,7 +13,7 @@ from engine.models import CalendarOverride, ClockState
 from engine.runtime import Engine
 from engine.scripting import make_script_engine
 from workflows.functions import FUNCTIONS
-from workflows.listener import CaseProjection
+from workflows.listener import CaseProjection, DropFinishedDrafts
 
 from .extensions import db
 
@@ -25,7 +25,7 @@ def build_engine(app: Flask) -> Engine:
         lambda: db.session,
         script_engine=make_script_engine(FUNCTIONS),
         calendar=BusinessCalendar(),
-        listeners=[CaseProjection()],
+        listeners=[CaseProjection(), DropFinishedDrafts()],
     )
     app.extensions["jiuzhu.engine"] = engine
     return engine

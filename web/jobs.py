@@ -33,7 +33,7 @@ def sweep_outbox() -> int:
     """Deliver due outbox events to the webhook subscribers (signed, retried with backoff)."""
     from webhooks.outbound import deliver_due
 
-    return deliver_due(db.session, now=current_app.extensions["jiuzhu.engine"].now())
+    return deliver_due(db.session, clock=current_app.extensions["jiuzhu.engine"].now)
 
 
 SWEEPS = {

@@ -81,12 +81,17 @@ def event_body(event: OutboxEvent) -> bytes:
     }, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def deliver_due(session: Session, *, now: datetime, post: Poster = http_post, limit: int = 200) -> int:
-    """Deliver due outbox events; returns how many events reached a final or retry state this run."""
+def deliver_due(session: Session, *, clock: Callable[[], datetime], post: Poster = http_post,
+                limit: int = 200) -> int:
+    """Deliver due outbox events; returns how many events reached a final or retry state this run.
+
+    `clock` is read per event and per attempt: a long run must not sign with a timestamp receivers call stale.
+    """
     subscriptions = list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))))
     session.rollback()
     handled = 0
     for _ in range(limit):
+        now = clock()
         event = session.scalars(
             select(OutboxEvent)
             .where(OutboxEvent.status == OutboxStatus.PENDING, OutboxEvent.next_attempt_at <= now)
@@ -97,19 +102,40 @@ def deliver_due(session: Session, *, now: datetime, post: Poster = http_post, li
         if event is None:
             session.rollback()
             break
+        event_id = event.id
         try:
-            _deliver_one(session, event, [s for s in subscriptions if matches(s, event.event_type)], now, post)
+            _deliver_one(session, event, [s for s in subscriptions if matches(s, event.event_type)], clock, post)
             session.commit()
-            handled += 1
-        except Exception:
-            log.exception("delivering outbox event %s failed; it stays pending", event.id)
+        except Exception as exc:
+            log.exception("delivering outbox event %s failed; retrying it later", event_id)
             session.rollback()
-            break  # do not spin on the same event: it is still due and would be picked again at once
+            # Count it as a failed attempt, so a broken event backs off instead of blocking the ones behind it.
+            _record_failure(session, event_id, now, f"{type(exc).__name__}: {exc}"[:500])
+        handled += 1
     return handled
 
 
-def _deliver_one(session: Session, event: OutboxEvent, targets: list[WebhookSubscription], now: datetime,
-                 post: Poster) -> None:
+def _record_failure(session: Session, event_id: int, now: datetime, error: str) -> None:
+    event = session.get(OutboxEvent, event_id, populate_existing=True)
+    if event is None or event.status != OutboxStatus.PENDING:
+        session.rollback()
+        return
+    _schedule_retry(event, event.attempts + 1, now, error)
+    session.commit()
+
+
+def _schedule_retry(event: OutboxEvent, attempt: int, now: datetime, error: str) -> None:
+    event.attempts = attempt
+    event.last_error = error
+    if attempt >= MAX_ATTEMPTS:
+        event.status = event.status.to(OutboxStatus.DEAD)
+        log.warning("outbox event %s dead-lettered after %s attempts", event.id, attempt)
+    else:
+        event.next_attempt_at = now + backoff(attempt)
+
+
+def _deliver_one(session: Session, event: OutboxEvent, targets: list[WebhookSubscription],
+                 clock: Callable[[], datetime], post: Poster) -> None:
     delivered = set(session.scalars(
         select(WebhookDelivery.subscription_id).where(WebhookDelivery.event_id == event.id,
                                                        WebhookDelivery.ok.is_(True))
@@ -120,7 +146,8 @@ def _deliver_one(session: Session, event: OutboxEvent, targets: list[WebhookSubs
     body = event_body(event) if pending else b""
     for subscription in pending:
         delivery_id = uuid.uuid4().hex
-        timestamp = int(now.timestamp())
+        sent_at = clock()
+        timestamp = int(sent_at.timestamp())
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "Jiuzhu-Webhooks/1",
@@ -132,21 +159,16 @@ def _deliver_one(session: Session, event: OutboxEvent, targets: list[WebhookSubs
         started = time.perf_counter()
         response = post(subscription.url, body, headers)
         session.add(WebhookDelivery(
-            event_id=event.id, subscription_id=subscription.id, delivery_id=delivery_id, attempt=attempt, at=now,
+            event_id=event.id, subscription_id=subscription.id, delivery_id=delivery_id, attempt=attempt, at=sent_at,
             status_code=response.status, ok=response.ok, error=None if response.ok else response.error,
             duration_ms=int((time.perf_counter() - started) * 1000),
         ))
         if not response.ok:
             failures += 1
+    now = clock()
     if failures == 0:
         event.status = event.status.to(OutboxStatus.DELIVERED)
         event.delivered_at = now
         event.attempts = attempt if pending else event.attempts
         return
-    event.attempts = attempt
-    event.last_error = f"{failures} 个接收方投递失败"
-    if attempt >= MAX_ATTEMPTS:
-        event.status = event.status.to(OutboxStatus.DEAD)
-        log.warning("outbox event %s dead-lettered after %s attempts", event.id, attempt)
-    else:
-        event.next_attempt_at = now + backoff(attempt)
+    _schedule_retry(event, attempt, now, f"{failures} 个接收方投递失败")

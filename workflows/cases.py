@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.clock import SHANGHAI
 from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.runtime import Engine
 
@@ -116,7 +117,8 @@ def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
     if not access.can_open_case(user, street, community, district):
         raise Forbidden("无权在该辖区受理申请")
     now = engine.now()
-    standard = local_standard(session, district, program.key, now.date())
+    # The standard in force on the Shanghai calendar day (a UTC date is yesterday before 08:00 there).
+    standard = local_standard(session, district, program.key, now.astimezone(SHANGHAI).date())
     if standard is None:
         raise NotFound(f"{district} 未设置 {program.name} 的保障标准")
     applicant = data["applicant"]

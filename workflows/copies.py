@@ -23,7 +23,7 @@ from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InvalidInput
-from engine.models import AuditEntry, HumanTask, TaskStatus
+from engine.models import AuditEntry, DeadlineEventKind, HumanTask, TaskDeadlineEvent, TaskStatus
 from engine.runtime import Engine
 
 from . import access
@@ -159,19 +159,14 @@ def copied_cases(user: User):
                     CaseCopy.sender.label("sender"), CaseCopy.reason.label("reason"), CaseCopy.note.label("note"),
                     CaseCopy.read_at.label("read_at"), CaseCopy.element_name.label("step"))
              .where(CaseCopy.recipient == user.username)]
-    try:
-        from engine.models import DeadlineEventKind, TaskDeadlineEvent
-    except ImportError:  # pragma: no cover - deadlines not installed
-        pass
-    else:
-        parts.append(
-            select(Case.id, TaskDeadlineEvent.at, literal(None, String), literal("escalated", String),
-                   TaskDeadlineEvent.message, TaskDeadlineEvent.at, HumanTask.name)
-            .join(HumanTask, HumanTask.id == TaskDeadlineEvent.task_id)
-            .join(Case, Case.process_instance_id == HumanTask.instance_id)
-            .where(TaskDeadlineEvent.kind == DeadlineEventKind.ESCALATED, TaskDeadlineEvent.target_role == user.role,
-                   access.scope_filter(user, HumanTask))
-        )
+    parts.append(
+        select(Case.id, TaskDeadlineEvent.at, literal(None, String), literal("escalated", String),
+               TaskDeadlineEvent.message, TaskDeadlineEvent.at, HumanTask.name)
+        .join(HumanTask, HumanTask.id == TaskDeadlineEvent.task_id)
+        .join(Case, Case.process_instance_id == HumanTask.instance_id)
+        .where(TaskDeadlineEvent.kind == DeadlineEventKind.ESCALATED, TaskDeadlineEvent.target_role == user.role,
+               access.scope_filter(user, HumanTask))
+    )
     return union_all(*parts).subquery("copied")
 
 

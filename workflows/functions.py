@@ -6,12 +6,12 @@ step that later fails is rolled back with it.
 from __future__ import annotations
 
 import random
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from engine.clock import SHANGHAI
 from engine.models import AuditEntry
 from engine.runtime import current_step
 
@@ -19,7 +19,6 @@ from . import subsidy
 from .models import SpotCheckTally
 from .sampling import must_visit
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _rng = random.SystemRandom()
 
 

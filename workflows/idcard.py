@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from engine import clock
+
 # Weight of digit i is 2**(17 - i) mod 11; the check character is indexed by the weighted sum mod 11.
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
@@ -31,7 +33,8 @@ def _parse_birth(digits: str) -> date:
         born = date(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
         raise ValueError("身份证号中的出生日期不存在") from None
-    if born < _EARLIEST_BIRTH or born > date.today():
+    # Today on the engine's clock in Shanghai, not the server's own date (a simulated clock may be anywhere).
+    if born < _EARLIEST_BIRTH or born > clock.now().astimezone(clock.SHANGHAI).date():
         raise ValueError("身份证号中的出生日期不合理")
     return born
 

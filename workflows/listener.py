@@ -4,12 +4,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from engine.models import HumanTask, TaskStatus
 from engine.runtime import StepContext
 
-from .models import Case, CaseStatus
+from .models import Case, CaseStatus, TaskDraft
 
 CASE_KEY_PREFIX = "case:"
 
@@ -90,20 +90,28 @@ class CaseProjection:
             case.decided_at = ctx.now
             case.stage = {"approved": "已批准", "refused": "不予批准", "withdrawn": "已撤回"}.get(outcome, "已结束")
             return
-        case.stage = self._stage(ctx)
+        case.stage = self._stage(ctx, workflow)
 
     @staticmethod
-    def _stage(ctx: StepContext) -> str:
-        names = [
-            row.name
-            for row in ctx.session.scalars(
-                select(HumanTask).where(HumanTask.instance_id == ctx.instance.id,
-                                        HumanTask.status == TaskStatus.OPEN)
-            )
-        ]
-        names += [t.name for t in ctx.created_tasks if t.name not in names]
+    def _stage(ctx: StepContext, workflow) -> str:
+        # The projection mirrors the READY user tasks, so the workflow itself says what is on desks now.
+        names = list(dict.fromkeys(
+            t.task_spec.bpmn_name or t.task_spec.bpmn_id
+            for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        ))
         for item in ctx.instance.waiting:
             label = WAITING_STAGES.get(item.get("name") or "")
             if label and label not in names:
                 names.append(label)
         return "、".join(names) or "处理中"
+
+
+class DropFinishedDrafts:
+    """A draft (保存草稿) lives as long as its task is open: it goes in the same transaction that closes the task."""
+
+    def after_step(self, ctx: StepContext, workflow) -> None:
+        if ctx.completed_task is None and not ctx.closed_task_ids:
+            return
+        finished = select(HumanTask.id).where(HumanTask.instance_id == ctx.instance.id,
+                                              HumanTask.status != TaskStatus.OPEN)
+        ctx.session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(finished)))

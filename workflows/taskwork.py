@@ -108,8 +108,7 @@ def send_back(session: Session, engine: Engine, *, user: User, task: HumanTask, 
     """退回: the caller has checked that `user` may work `task`. Returns the re-opened task."""
     reopened = return_task(engine, task.id, actor=user.username, to=(to or "").strip(), reason=reason,
                            assign_to=earlier_holder(session, task, (to or "").strip()))
-    drop_draft(session, task.id)
-    return reopened
+    return reopened  # the returned task's draft went with the step (workflows.listener.DropFinishedDrafts)
 
 
 # -- household --------------------------------------------------------------------------------------------------
@@ -164,8 +163,10 @@ def validate_members(rows: list[dict], original: list[dict]) -> tuple[list[dict]
     return members, errors
 
 
-def masked_members(members: list[dict]) -> list[dict]:
-    return [dict(m, id_number=mask_id_number(m.get("id_number") or "")) for m in members]
+def masked_members(members: list) -> list:
+    """Members as shown back to a user: ID numbers masked (entries that are not objects pass through)."""
+    return [dict(m, id_number=mask_id_number(str(m.get("id_number") or ""))) if isinstance(m, dict) else m
+            for m in members]
 
 
 def apply_household(engine: Engine, *, user: User, task: HumanTask, members: list[dict]) -> bool:

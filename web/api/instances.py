@@ -74,8 +74,7 @@ def start():
         started_by=user.username,
         scope={"district": user.district, "street": user.street, "community": user.community},
     )
-    # A new instance's open tasks are exactly those its first step created.
-    return jsonify(instance_json(instance, engine().last_created_tasks())), 201
+    return jsonify(instance_json(instance)), 201
 
 
 @bp.get("/<int:instance_id>")

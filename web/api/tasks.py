@@ -190,11 +190,12 @@ def complete(task_id: int):
     except FormError as exc:
         raise InvalidInput("表单填写有误", exc.fields) from exc
     decision = data.get("decision")
-    engine().complete_task(task.id, actor=user.username, data=data, opinion=data.get("opinion"),
-                           outcome=decision if isinstance(decision, str) else None)
-    body = task_item(task)
+    created = engine().complete_task(task.id, actor=user.username, data=data, opinion=data.get("opinion"),
+                                     outcome=decision if isinstance(decision, str) else None)
+    now = engine().now()
+    body = task_item(task, now)
     # What the step put on desks next — only those the caller may see.
-    body["next_tasks"] = [task_item(t) for t in engine().last_created_tasks() if access.can_see_task(user, t)]
+    body["next_tasks"] = [task_item(t, now) for t in created if access.can_see_task(user, t)]
     return jsonify(body)
 
 
@@ -270,15 +271,12 @@ def attachment_item(row: Attachment) -> dict:
 
 
 def _draft_item(draft: TaskDraft | None) -> dict:
-    from workflows.idcard import mask_id_number
-
     if draft is None:
         return {"data": None, "saved_by": None, "saved_at": None}
     data = dict(draft.data)
     members = data.get("__members")
     if isinstance(members, list):  # the page's household table: ID numbers typed for new members are masked
-        data["__members"] = [dict(m, id_number=mask_id_number(str(m.get("id_number") or "")))
-                             if isinstance(m, dict) else m for m in members]
+        data["__members"] = taskwork.masked_members(members)
     return {"data": data, "saved_by": draft.saved_by, "saved_at": iso(draft.saved_at)}
 
 

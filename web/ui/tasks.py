@@ -267,12 +267,12 @@ def submit(task_id: int):
     try:
         if household_form:
             taskwork.apply_household(engine(), user=user, task=task, members=members)
-        engine().complete_task(task.id, actor=user.username, data=cleaned, opinion=cleaned.get("opinion"),
-                               outcome=decision if isinstance(decision, str) else None)
+        next_tasks = engine().complete_task(task.id, actor=user.username, data=cleaned,
+                                            opinion=cleaned.get("opinion"),
+                                            outcome=decision if isinstance(decision, str) else None)
     except Conflict as exc:
         return _stale(task, str(exc))
-    taskwork.drop_draft(db.session, task.id)
-    created = [t for t in engine().last_created_tasks() if access.can_see_task(user, t)]
+    created = [t for t in next_tasks if access.can_see_task(user, t)]
     following = "、".join(dict.fromkeys(t.name for t in created))
     flash(f"「{task.name}」已办结" + (f"，下一环节：{following}" if following else ""), "success")
     return redirect(url_for("inbox.index"))
