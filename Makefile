@@ -44,7 +44,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## Benchmarks against PostgreSQL (BENCH_DATABASE_URL, default the local test database).
+## Benchmarks against the local PostgreSQL: throughput in its own database (BENCH_THROUGHPUT_DATABASE_URL, default
+## jiuzhu_bench_tp, emptied each run); overdue reports over 1,000,000 tasks loaded once (BENCH_DATABASE_URL,
+## default jiuzhu_bench).
 bench: setup
 	$(BIN)/python -m bench
 

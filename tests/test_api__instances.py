@@ -127,3 +127,29 @@ def test_instances__data_named_like_a_script_function_is_refused(login):
     response = clerk.post(f"tasks/{body['tasks'][0]['id']}/complete", json={"data": {}})
     assert response.status_code == 422
     assert clerk.get(f"tasks/{body['tasks'][0]['id']}").get_json()["status"] == "open"
+
+
+def test_instances__cases_cannot_be_started_or_steered_through_the_generic_api(login):
+    from tests.scenario import Dibao
+
+    case = Dibao(login, street="和平街道")
+    outsider = login("sq_anding")
+    # Neither a program's process nor a case's business key may be used here: cases start through POST /cases.
+    assert outsider.post("process-instances", json={"process_key": "dibao"}).status_code == 403
+    forged = outsider.post("process-instances", json={"process_key": "three_steps",
+                                                      "business_key": f"case:{case.id}"})
+    assert forged.status_code == 422
+    assert login("admin").get(f"cases/{case.id}").get_json()["process_instance_id"] == case.instance_id
+    # Staff who see the case may not forge another agency's message to it.
+    case.accept()
+    clerk = login("jd_heping")
+    forged_check = clerk.post(f"process-instances/{case.instance_id}/messages", json={
+        "name": "economic_check.completed", "payload": {"passed": True, "monthly_income": 0}})
+    assert forged_check.status_code == 403
+
+
+def test_instances__case_business_key_refused(login, deployed):
+    response = login("jd_heping").post("process-instances", json={"process_key": "three_steps",
+                                                                   "business_key": "case:1"})
+    assert response.status_code == 422
+    assert "business_key" in response.get_json()["error"]["fields"]

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from flask import Flask, request, session
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from wtforms.validators import ValidationError
 
 from engine.errors import Forbidden
 
 from . import errors
-from .engine_setup import build_engine, install_clock, reload_calendar, sync_simulated_clock
+from .deadlines import refresh_calendar
+from .engine_setup import build_engine, install_clock, sync_simulated_clock
 from .extensions import csrf, db, migrate
 from .settings import from_environment
 
@@ -136,9 +137,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         _tune_sqlite(app)
     install_clock(app)
-    engine = build_engine(app)
+    build_engine(app)
     with app.app_context():
-        reload_calendar(engine)
+        # The admin's holiday overrides, if the schema exists yet (a fresh database is migrated after start-up).
+        if inspect(db.engine).has_table("calendar_overrides"):
+            refresh_calendar(app)
+        db.session.rollback()
 
     @app.before_request
     def _sync_clock():

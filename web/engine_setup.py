@@ -5,11 +5,10 @@ import logging
 from datetime import UTC, datetime
 
 from flask import Flask
-from sqlalchemy import inspect, select
 
 from engine import clock as clock_module
 from engine.calendar import BusinessCalendar
-from engine.models import CalendarOverride, ClockState
+from engine.models import ClockState
 from engine.runtime import Engine
 from engine.scripting import make_script_engine
 from workflows.functions import FUNCTIONS
@@ -68,12 +67,3 @@ def advance_simulated_clock(delta) -> datetime:
         state.now = now
     db.session.commit()
     return now
-
-
-def reload_calendar(engine: Engine) -> None:
-    """Pick up the admin's holiday overrides (called at start-up and after they change)."""
-    if not inspect(db.engine).has_table("calendar_overrides"):
-        return
-    overrides = {row.day: row.is_workday for row in db.session.scalars(select(CalendarOverride))}
-    engine.calendar = BusinessCalendar(overrides)
-    db.session.rollback()

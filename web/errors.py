@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, abort, jsonify, render_template, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import (
@@ -88,6 +89,16 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         status = exc.code or 500
         return error_response(status, exc.name.lower().replace(" ", "_"), HTTP_MESSAGES.get(status, exc.name))
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def _out_of_range(exc: Exception):
+        # A number a client sent that no column can hold (an id or offset beyond 64 bits): their input, not our
+        # fault. The request's session is rolled back when it ends.
+        from .extensions import db
+
+        db.session.rollback()
+        return error_response(422, "validation_error", "数值超出范围")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -74,6 +74,12 @@ def visible_tasks_filter(user: User):
     return or_(HumanTask.assignee == user.username, scope_filter(user, HumanTask))
 
 
+def can_see_instance(user: User, instance) -> bool:
+    """The instance's starter, or anyone whose jurisdiction covers where it runs."""
+    return instance.started_by == user.username or in_scope(user, instance.district, instance.street,
+                                                               instance.community)
+
+
 def can_see_case(user: User, case: Case) -> bool:
     return in_scope(user, case.district, case.street, case.community)
 

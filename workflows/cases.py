@@ -91,6 +91,17 @@ def locate(session: Session, street: str, community: str) -> tuple[str, str, str
     return district_row.name if district_row else "", street, community
 
 
+def streets_with_communities(session: Session) -> list[tuple[str, Jurisdiction, list[Jurisdiction]]]:
+    """(district name, street, its communities) for every street, in catalogue order, from one query."""
+    rows = session.scalars(select(Jurisdiction).order_by(Jurisdiction.id)).all()
+    names = {r.id: r.name for r in rows}
+    children: dict[int, list[Jurisdiction]] = {}
+    for r in rows:
+        if r.parent_id is not None:
+            children.setdefault(r.parent_id, []).append(r)
+    return [(names.get(r.parent_id or 0, ""), r, children.get(r.id, [])) for r in rows if r.level == "street"]
+
+
 def local_standard(session: Session, district: str, program: str, on: date) -> LocalStandard | None:
     return session.scalars(
         select(LocalStandard)

@@ -61,7 +61,8 @@ class CaseProjection:
         if case_id is None:
             return
         case = ctx.session.get(Case, case_id)
-        if case is None:
+        # Only the case's own instance may write to it (another instance naming the same key is not it).
+        if case is None or case.process_instance_id not in (None, ctx.instance.id):
             return
         data = current_data(workflow)
         case.process_instance_id = ctx.instance.id

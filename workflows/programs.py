@@ -34,3 +34,13 @@ PROGRAMS: dict[str, Program] = {p.key: p for p in (
             ("区司法局", "区人口计生委", "区卫生局", "街道", "区总工会", "团区委", "区妇联", "区残联", "区红十字会")),
     Program("cishan", "人道慈善救助", "区慈善协会", None, ("区总工会", "团区委", "区妇联", "街道", "区红十字会")),
 )}
+
+
+def case_process_keys() -> frozenset[str]:
+    """Process keys that run a program's cases: they start only through POST /cases (open_case), which checks
+    the applicant, the jurisdiction and the opener's role."""
+    from .rulesets import RULE_SETS
+
+    keys = {p.process_key for p in PROGRAMS.values() if p.process_key}
+    keys.update(r.process_key for sets in RULE_SETS.values() for r in sets)
+    return frozenset(keys)

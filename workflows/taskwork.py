@@ -133,7 +133,7 @@ def validate_members(rows: list[dict], original: list[dict]) -> tuple[list[dict]
     for index, raw in enumerate(rows):
         row = {k: raw.get(k) for k in MEMBER_FIELDS}
         key = raw.get("key")
-        known = original[int(key)] if isinstance(key, str) and key.isdigit() and int(key) < len(original) else None
+        known = original[int(key)] if isinstance(key, str) and key.isdecimal() and int(key) < len(original) else None
         number = (row.get("id_number") or "").strip()
         if known is not None and (not number or "*" in number):
             number = known.get("id_number") or ""
@@ -146,7 +146,7 @@ def validate_members(rows: list[dict], original: list[dict]) -> tuple[list[dict]
             except ValueError:
                 row["birth_date"] = None
         grade = (str(row.get("disability_grade") or "")).strip()
-        row["disability_grade"] = int(grade) if grade.isdigit() else (grade or None)
+        row["disability_grade"] = int(grade) if grade.isdecimal() else (grade or None)
         row["serious_illness"] = row.get("serious_illness") in (True, "1", "true", "on", "yes")
         try:
             cleaned = MemberSchema().load({k: v for k, v in row.items() if v is not None})

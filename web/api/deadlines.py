@@ -55,7 +55,7 @@ def event_item(event: TaskDeadlineEvent) -> dict:
 def _visible_instance(instance_id: int) -> ProcessInstance:
     user = current_user()
     instance = db.session.get(ProcessInstance, instance_id)
-    if instance is None or not access.in_scope(user, instance.district, instance.street, instance.community):
+    if instance is None or not access.can_see_instance(user, instance):
         raise NotFound("流程实例不存在")
     return instance
 
@@ -85,7 +85,7 @@ def instance_deadlines(instance: ProcessInstance) -> dict:
             "id": t.id, "name": t.name, "element_id": t.element_id, "role": t.role, "assignee": t.assignee,
             "status": t.status.value, "created_at": iso(t.created_at), "completed_at": iso(t.completed_at),
             "due_at": iso(t.due_at), "remind_at": iso(t.remind_at), "reminded_at": iso(t.reminded_at),
-            "overdue": bool(t.status == TaskStatus.OPEN and t.due_at and t.due_at < now and t.paused_at is None),
+            "overdue": t.is_overdue(now),
             "overdue_working_days": overdue_working_days(calendar, t.due_at, now)
             if t.status == TaskStatus.OPEN and t.paused_at is None else 0,
             "overdue_at": iso(t.overdue_at), "escalation_level": t.escalation_level or 0,

@@ -100,7 +100,7 @@ def create():
 
 def _drop_draft(key: str, revision: str | None) -> None:
     """Deploying from the modeler retires the draft it came from (only that revision: a newer save stays)."""
-    if not revision or not revision.isdigit():
+    if not revision or not revision.isdecimal():
         return
     draft = db.session.scalars(select(DiagramDraft).where(DiagramDraft.key == key)).first()
     if draft is not None and draft.revision == int(revision):
@@ -221,7 +221,7 @@ def delete_draft(key: str):
 def _version(key: str, version: str | int | None) -> ProcessDefinition:
     stmt = select(ProcessDefinition).where(ProcessDefinition.key == key)
     if version not in (None, ""):
-        if not str(version).isdigit():
+        if not str(version).isdecimal():
             raise InvalidInput("version 须为正整数", {"version": ["须为正整数"]})
         stmt = stmt.where(ProcessDefinition.version == int(version))
     definition = db.session.scalars(stmt.order_by(ProcessDefinition.version.desc()).limit(1)).first()

@@ -4,9 +4,11 @@ from flask import Blueprint, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from engine.errors import Forbidden, NotFound
+from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.models import HumanTask, ProcessInstance, TaskStatus
 from workflows import access
+from workflows.listener import case_id_of
+from workflows.programs import case_process_keys
 
 from ..auth import current_user
 from ..extensions import db
@@ -32,9 +34,7 @@ def visible_instance(instance_id: int) -> ProcessInstance:
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None:
         raise NotFound("流程实例不存在")
-    if instance.started_by != user.username and not access.in_scope(
-        user, instance.district, instance.street, instance.community
-    ):
+    if not access.can_see_instance(user, instance):
         raise NotFound("流程实例不存在")
     return instance
 
@@ -67,6 +67,10 @@ def start():
     body = load(StartRequest(), json_body())
     if user.role == "process_designer":
         raise Forbidden("流程设计员不能发起业务流程")
+    if body["process_key"] in case_process_keys():
+        raise Forbidden("救助项目的流程须通过 POST /cases 受理申请后启动")
+    if case_id_of(body["business_key"]) is not None:
+        raise InvalidInput("业务编号不能使用案件前缀", {"business_key": ["“case:” 前缀保留给案件"]})
     instance = engine().start(
         body["process_key"],
         data=body["data"],
@@ -91,5 +95,9 @@ def message(instance_id: int):
     user = current_user()
     instance = visible_instance(instance_id)
     body = load(MessageRequest(), json_body())
+    if case_id_of(instance.business_key) is not None and user.role != "admin":
+        # A case's messages come from other agencies (the economic check): they arrive by the signed inbound
+        # webhook; staff who can see the case must not be able to forge them.
+        raise Forbidden("案件的外部消息须由对应单位经签名接口发送")
     engine().send_message(instance.id, body["name"], body["payload"], actor=user.username)
     return jsonify(instance_json(db.session.get(ProcessInstance, instance.id)))

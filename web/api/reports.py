@@ -53,6 +53,9 @@ class OverdueQuery(Schema):
     group_by = fields.String(load_default="street", validate=validate.OneOf(list(GROUPS)))
 
 
+MAX_AGE_WORKING_DAYS = 2500
+
+
 class OverdueListQuery(Schema):
     group_by = fields.String(load_default=None, validate=validate.OneOf(list(GROUPS)),
                              metadata={"description": "with key: only the tasks of one group of the report"})
@@ -60,7 +63,8 @@ class OverdueListQuery(Schema):
     street = fields.String(load_default=None)
     role = fields.String(load_default=None)
     step = fields.String(load_default=None, metadata={"description": "the task's name"})
-    min_age = fields.Integer(load_default=None, validate=validate.Range(min=0),
+    # Capped: the working-day arithmetic behind it grows with the age, and ten years covers any real backlog.
+    min_age = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_AGE_WORKING_DAYS),
                              metadata={"description": "at least this many working days overdue"})
     escalated = fields.Boolean(load_default=None)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
@@ -71,7 +75,8 @@ class OverdueListQuery(Schema):
 # -- the queries (shared with the dashboard) --------------------------------------------------------------------
 
 def is_overdue(now: datetime) -> ColumnElement[bool]:
-    # A paused task's clock stands still (the case waits on the applicant): not overdue while paused.
+    # HumanTask.overdue_condition without its status test: every report query already selects open tasks, and a
+    # status column inside the aggregates would cost the index-only scan of the partial index on open tasks.
     return and_(HumanTask.due_at < now, HumanTask.paused_at.is_(None))
 
 

@@ -6,13 +6,11 @@ checksum), the place must be in the user's jurisdiction, and the program's proce
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from engine.errors import Forbidden, InvalidInput, NotFound
 from workflows import access
-from workflows.cases import open_case
+from workflows.cases import open_case, streets_with_communities
 from workflows.idcard import birth_date_of
-from workflows.models import Jurisdiction
 from workflows.programs import PROGRAMS
 
 from ..api.common import engine
@@ -26,16 +24,11 @@ register_filters(bp)
 
 def _places(user) -> list[tuple[str, list[str]]]:
     """(street, communities) the user may open cases in."""
-    districts = {j.id: j.name for j in db.session.scalars(select(Jurisdiction).where(Jurisdiction.level == "district"))}
     out = []
-    for street in db.session.scalars(select(Jurisdiction).where(Jurisdiction.level == "street")
-                                     .order_by(Jurisdiction.id)):
-        district = districts.get(street.parent_id or 0, "")
-        communities = [c.name for c in db.session.scalars(
-            select(Jurisdiction).where(Jurisdiction.parent_id == street.id).order_by(Jurisdiction.id))
-            if access.can_open_case(user, street.name, c.name, district)]
-        if communities:
-            out.append((street.name, communities))
+    for district, street, communities in streets_with_communities(db.session):
+        allowed = [c.name for c in communities if access.can_open_case(user, street.name, c.name, district)]
+        if allowed:
+            out.append((street.name, allowed))
     return out
 
 
@@ -54,7 +47,7 @@ def _payload(form) -> tuple[dict, list[dict]]:
             member["birth_date"] = birth
         if row.get("disability_grade"):
             grade = row["disability_grade"]
-            member["disability_grade"] = int(grade) if grade.isdigit() else grade
+            member["disability_grade"] = int(grade) if grade.isdecimal() else grade
         member["serious_illness"] = row.get("serious_illness") in ("1", "on", "true")
         members.append(member)
     assets: dict = {}

@@ -62,7 +62,7 @@ def index():
     street = (args.get("street") or "")[:50]
     q = (args.get("q") or "").strip()[:50]
     page_text = args.get("page", "1")
-    page = max(1, min(int(page_text), 10_000)) if page_text.isdigit() else 1
+    page = max(1, min(int(page_text), 10_000)) if page_text.isdecimal() else 1
     conditions = [access.scope_filter(user, Case)]
     if status:
         conditions.append(Case.status == CaseStatus(status))
@@ -71,7 +71,7 @@ def index():
     if street:
         conditions.append(Case.street == street)
     if q:
-        if q.isdigit() and len(q) < 10:
+        if q.isdecimal() and len(q) < 10:
             conditions.append(Case.id == int(q))
         else:
             conditions.append(Case.applicant_name.contains(q, autoescape=True))

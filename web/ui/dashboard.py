@@ -22,6 +22,7 @@ from ..api.common import engine
 from ..api.deadlines import URGE_ROLES, instance_deadlines
 from ..api.reports import (
     GROUPS,
+    MAX_AGE_WORKING_DAYS,
     OverdueFilter,
     export_filename,
     overdue_breakdown,
@@ -144,7 +145,8 @@ def _filter_from_request() -> OverdueFilter:
     escalated = request.args.get("escalated")
     return OverdueFilter(group_by=group_by, key=request.args.get("key") if group_by else None,
                          street=request.args.get("street") or None, role=request.args.get("role") or None,
-                         step=request.args.get("step") or None, min_age=min_age if min_age and min_age > 0 else None,
+                         step=request.args.get("step") or None,
+                         min_age=min(min_age, MAX_AGE_WORKING_DAYS) if min_age and min_age > 0 else None,
                          escalated={"1": True, "0": False}.get(escalated or ""))
 
 
@@ -193,7 +195,7 @@ def overdue():
     user = page_user()
     now = engine().now()
     flt = _filter_from_request()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)
     total = overdue_count(user, now, flt)
     rows = list(overdue_rows(user, now, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)

@@ -57,7 +57,7 @@ class Filters:
             street=(args.get("street") or "")[:50],
             due=args.get("due", "") if args.get("due", "") in dict(DUE_FILTERS) else "",
             sort=args.get("sort", "") if args.get("sort", "") in SORTS else "",
-            page=max(1, min(int(page), 10_000)) if page.isdigit() else 1,
+            page=max(1, min(int(page), 10_000)) if page.isdecimal() else 1,
         )
 
     def args(self, **override) -> dict:

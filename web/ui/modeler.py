@@ -106,7 +106,7 @@ def edit():
         latest = db.session.scalar(select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key))
         if latest is None:
             abort(404)
-        if version and not version.isdigit():
+        if version and not version.isdecimal():
             abort(404)
         config.update(open="version", key=key, version=int(version) if version else None, latestVersion=latest)
     if error:
@@ -115,7 +115,7 @@ def edit():
 
 
 def _definition(key: str, version: int | str | None) -> ProcessDefinition:
-    if version in (None, "") or not str(version).isdigit():
+    if version in (None, "") or not str(version).isdecimal():
         abort(404)
     definition = db.session.scalars(select(ProcessDefinition).where(
         ProcessDefinition.key == key, ProcessDefinition.version == int(version))).first()
@@ -248,7 +248,7 @@ def instance(instance_id: int):
 def find_instance():
     """Jump to an instance by its number."""
     value = (request.args.get("id") or "").strip()
-    if not value.isdigit():
+    if not value.isdecimal():
         abort(404)
     from flask import redirect
 

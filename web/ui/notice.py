@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from engine.errors import Conflict, NotFound
 from engine.models import ProcessInstance
+from workflows.cases import streets_with_communities
 from workflows.idcard import mask_name
 from workflows.models import Case, CaseStatus, Jurisdiction
 
@@ -67,13 +68,8 @@ def index():
     counts = dict(db.session.execute(
         select(Case.community, func.count()).where(*_in_notice_filter(now)).group_by(Case.community)
     ).all())
-    streets = db.session.scalars(select(Jurisdiction).where(Jurisdiction.level == "street")
-                                 .order_by(Jurisdiction.id)).all()
-    tree = []
-    for street in streets:
-        communities = db.session.scalars(select(Jurisdiction).where(Jurisdiction.parent_id == street.id)
-                                         .order_by(Jurisdiction.id)).all()
-        tree.append((street, [(c, counts.get(c.name, 0)) for c in communities]))
+    tree = [(street, [(c, counts.get(c.name, 0)) for c in communities])
+            for _district, street, communities in streets_with_communities(db.session)]
     return render_template("notice/index.html", tree=tree, user=page_user())
 
 
