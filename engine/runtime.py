@@ -290,8 +290,13 @@ class Engine:
         data: Mapping[str, Any] | None = None,
         opinion: str | None = None,
         outcome: str | None = None,
+        prepare: Callable[[StepContext, BpmnWorkflow, Any], None] | None = None,
     ) -> list[HumanTask]:
-        """Complete a task; returns the tasks the step put on desks next."""
+        """Complete a task; returns the tasks the step put on desks next.
+
+        `prepare(ctx, workflow, spiff_task)` runs inside the same step after the task is known to be open and
+        before it completes (e.g. the domain writes a corrected household): a conflict rolls both back.
+        """
         task = self._task_or_404(task_id)
         steps: list[StepContext] = []
 
@@ -317,6 +322,8 @@ class Engine:
                 raise Conflict("该任务已办结或已取消")
             for name, value in completion.items():
                 set_committed_value(task, name, value)  # the row already says so: no second UPDATE
+            if prepare is not None:
+                prepare(ctx, workflow, spiff_task)
             if data:
                 spiff_task.set_data(**dict(data))
             spiff_task.run()

@@ -37,19 +37,10 @@ def update_task_data(engine: Engine, task_id: int, *, actor: str, values: Mappin
         spiff_task = ready_spiff_task(workflow, task)
         if spiff_task is None:
             raise Conflict("该任务已不在待办状态")
-        targets = {spiff_task.id: spiff_task}
         if all_branches:
-            for live in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-                node = live
-                while node is not None and node.id not in targets:
-                    targets[node.id] = node
-                    node = node.parent
-                node = spiff_task.parent
-                while node is not None and node.id not in targets:
-                    targets[node.id] = node
-                    node = node.parent
-        for target in targets.values():
-            target.set_data(**deepcopy(dict(values)))
+            set_data_everywhere(workflow, spiff_task, values)
+        else:
+            spiff_task.set_data(**deepcopy(dict(values)))
         if audit_action:
             ctx.audit(audit_action, task_id=task.id, element_id=task.element_id, element_name=task.name,
                       detail=audit_detail)
@@ -57,3 +48,19 @@ def update_task_data(engine: Engine, task_id: int, *, actor: str, values: Mappin
             also(ctx)
 
     engine._step(instance_id, actor, "update_data", action)
+
+
+def set_data_everywhere(workflow: BpmnWorkflow, spiff_task, values: Mapping[str, Any]) -> None:
+    """Set `values` instance-wide: on `spiff_task`, every live task and all their ancestors (see the module doc)."""
+    targets = {spiff_task.id: spiff_task}
+    for live in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        node = live
+        while node is not None and node.id not in targets:
+            targets[node.id] = node
+            node = node.parent
+    node = spiff_task.parent
+    while node is not None and node.id not in targets:
+        targets[node.id] = node
+        node = node.parent
+    for target in targets.values():
+        target.set_data(**deepcopy(dict(values)))
