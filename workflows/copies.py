@@ -4,7 +4,7 @@
 them. A copy is written when:
 
 * someone copies a case explicitly from a task (``copy_case``): recipients must be able to see the case;
-* a task is handed over (转办 / 委派, ``hand_over``): the person who handed it over gets a copy, so the case stays
+* a task is handed over (转办 / 委派, ``workflows.tasks.handover``): the person who handed it over gets a copy, so the case stays
   on their radar after it leaves their 待办 (a delegator remains answerable for what the delegate does);
 * a deadline escalates (超期督办): the deadline sweep records an escalation to a *role* in the task's
   jurisdiction (``task_deadline_events``); everyone holding that role there sees the case among their copies
@@ -17,13 +17,12 @@ not see.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, InvalidInput
-from engine.models import AuditEntry, DeadlineEventKind, HumanTask, TaskDeadlineEvent, TaskStatus
+from engine.errors import InvalidInput
+from engine.models import AuditEntry, DeadlineEventKind, HumanTask, TaskDeadlineEvent
 from engine.runtime import Engine
 
 from . import access
@@ -58,17 +57,6 @@ def case_readers(session: Session, case: Case, *, exclude: str | None = None) ->
     return [u for u in candidates if u.username != exclude and access.can_see_case(u, case)]
 
 
-def colleagues_for(session: Session, task: HumanTask, *, exclude: str | None = None) -> list[User]:
-    """Who a task may be handed over to: active users of the task's role whose jurisdiction covers it."""
-    if not task.role:
-        return []
-    users = session.scalars(
-        select(User).where(User.active.is_(True), User.role == task.role).order_by(User.username)
-    ).all()
-    return [u for u in users if u.username != exclude
-            and access.in_scope(u, task.district, task.street, task.community)]
-
-
 def copy_case(session: Session, engine: Engine, *, user: User, task: HumanTask, recipients: list[str],
               note: str | None) -> list[CaseCopy]:
     """Copy the task's case to colleagues who may see it; one audit entry in the case history."""
@@ -96,54 +84,6 @@ def copy_case(session: Session, engine: Engine, *, user: User, task: HumanTask, 
                                          "to": list(dict.fromkeys(names))}, now=now)
     session.commit()
     return rows
-
-
-def hand_over(session: Session, engine: Engine, *, user: User, task: HumanTask, action: str, to: str,
-              reason: str | None) -> HumanTask:
-    """转办 (``transferred``) or 委派 (``delegated``) an open task to a colleague of the same role and jurisdiction.
-
-    The caller has checked that `user` may work the task. The reassignment is a conditional UPDATE, so a task
-    that was completed or taken meanwhile answers Conflict instead of being handed over anyway.
-    """
-    if action not in ("transferred", "delegated"):
-        raise ValueError(action)
-    to = (to or "").strip()
-    target = session.scalars(select(User).where(User.username == to)).first() if to else None
-    if target is None or not target.active:
-        raise InvalidInput("接收人不存在", {"to": ["用户不存在"]})
-    if target.username == user.username:
-        raise InvalidInput("不能转给自己", {"to": ["不能是自己"]})
-    if task.role and (target.role != task.role or not access.in_scope(target, task.district, task.street,
-                                                                      task.community)):
-        raise InvalidInput("接收人须为同岗位、同辖区的同事", {"to": ["岗位或辖区不符"]})
-    reason = (reason or "").strip() or None
-    now = engine.now()
-    try:
-        result = cast(CursorResult, session.execute(
-            update(HumanTask)
-            .where(HumanTask.id == task.id, HumanTask.status == TaskStatus.OPEN,
-                   or_(HumanTask.assignee.is_(None), HumanTask.assignee == user.username))
-            .values(assignee=target.username, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        ))
-        if result.rowcount != 1:
-            raise Conflict("该任务已办结或已被他人认领，请刷新后重试")
-        session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
-                               action=f"task_{action}", element_id=task.element_id, element_name=task.name,
-                               opinion=reason, detail={"from": user.username, "to": target.username}))
-        engine.emit(session, f"task.{action}", {"task_id": task.id, "from": user.username,
-                                                "to": target.username}, now=now)
-        case_id = case_id_of(task.business_key)
-        if case_id is not None and session.get(Case, case_id) is not None:
-            record_copy(session, case_id=case_id, recipient=user.username, sender=user.username, reason=action,
-                        now=now, task=task, note=f"已{REASONS[action]}给 {target.display_name}"
-                        + (f"：{reason}" if reason else ""))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    session.refresh(task)
-    return task
 
 
 def copied_cases(user: User):

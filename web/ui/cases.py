@@ -22,13 +22,13 @@ from workflows.listener import current_data
 from workflows.models import Attachment, Case, CaseCopy, CaseStatus, Jurisdiction
 from workflows.programs import PROGRAMS
 
-from ..api.common import engine
-from ..api.tasks import send_attachment
+from ..downloads import send_attachment
+from ..engine_access import engine
 from ..extensions import db
 from .common import login_required, page_user
 from .inbox import APPLICANT_ROLES
+from .labels import CASE_STATUS, register_filters, role_name
 from .tasks import display_names, people_in
-from .widgets import CASE_STATUS, register_filters, role_name
 
 bp = Blueprint("cases_ui", __name__, url_prefix="/cases")
 register_filters(bp)
