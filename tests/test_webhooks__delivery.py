@@ -129,6 +129,7 @@ def test_webhooks__inbound_economic_check_verified_and_deduplicated(app, client,
     assert _signed_post(client, "nobody", "s3cret-hedui", event, timestamp=now).status_code == 404
     bad = _signed_post(client, "hedui", "s3cret-hedui", {"type": "x"}, timestamp=now)
     assert bad.status_code == 422 and {"event_id", "case_id"} <= set(bad.get_json()["error"]["fields"])
+    assert bad.get_json()["error"]["fields"]["event_id"] == ["此项为必填项"]  # the catalog's wording
     first = _signed_post(client, "hedui", "s3cret-hedui", event, timestamp=now)
     assert first.status_code == 200 and first.get_json()["status"] == "accepted"
     replay = _signed_post(client, "hedui", "s3cret-hedui", event, timestamp=now)

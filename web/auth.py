@@ -11,8 +11,10 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from engine.errors import Forbidden, InvalidInput
+from workflows import messages
 from workflows.models import User
 
+from .engine_access import engine
 from .errors import Unauthorized
 from .extensions import db
 
@@ -30,8 +32,7 @@ def issue_token(user: User) -> str:
 
 def authenticate(username: str, password: str) -> User:
     """Check a password, counting failures; five in a row lock the account for 15 minutes."""
-    engine = current_app.extensions["jiuzhu.engine"]
-    now = engine.now()
+    now = engine().now()
     user = db.session.scalars(select(User).where(User.username == username)).first()
     if user is None or not user.active:
         raise Unauthorized("用户名或密码错误")
@@ -54,15 +55,15 @@ def authenticate(username: str, password: str) -> User:
 def login_payload() -> tuple[str, str]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InvalidInput("请求体须为 JSON 对象", {"body": ["须为 JSON 对象"]})
+        raise InvalidInput(messages.BODY_NOT_OBJECT, {"body": [messages.NOT_OBJECT]})
     fields = {}
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not username:
-        fields["username"] = ["必填"]
+        fields["username"] = [messages.REQUIRED]
     if not isinstance(password, str) or not password:
-        fields["password"] = ["必填"]
+        fields["password"] = [messages.REQUIRED]
     if fields:
-        raise InvalidInput("请填写用户名和密码", fields)
+        raise InvalidInput(messages.LOGIN_INCOMPLETE, fields)
     return username, password
 
 

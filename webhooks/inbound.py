@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.runtime import Engine
+from workflows import messages
+from workflows.models import Case
 
 from .models import InboundEvent
 from .signing import verify
@@ -54,9 +56,9 @@ def receive(session: Session, engine: Engine, *, source: str, secrets: dict[str,
         raise InvalidInput("请求体须为 JSON 对象", {"body": ["须为 JSON 对象"]})
     event_id, event_type, case_id = message.get("event_id"), message.get("type"), message.get("case_id")
     if not isinstance(event_id, str | int) or str(event_id) == "":
-        fields["event_id"] = ["必填"]
+        fields["event_id"] = [messages.REQUIRED]
     if not isinstance(event_type, str) or not event_type:
-        fields["type"] = ["必填"]
+        fields["type"] = [messages.REQUIRED]
     if not isinstance(case_id, int) or isinstance(case_id, bool):
         fields["case_id"] = ["须为案件编号（整数）"]
     if fields:
@@ -67,8 +69,6 @@ def receive(session: Session, engine: Engine, *, source: str, secrets: dict[str,
     ).first()
     if seen is not None:
         return Received("duplicate", event_id)
-    from workflows.models import Case
-
     case = session.get(Case, case_id)
     if case is None or case.process_instance_id is None:
         raise NotFound("案件不存在")

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.models import OutboxEvent, OutboxStatus
+from workflows.listener import case_id_of
 
 from .models import WebhookDelivery, WebhookSubscription
 from .signing import sign
@@ -69,8 +70,6 @@ def matches(subscription: WebhookSubscription, event_type: str) -> bool:
 
 
 def event_body(event: OutboxEvent) -> bytes:
-    from workflows.listener import case_id_of
-
     return json.dumps({
         "event_id": event.id,
         "type": event.event_type,

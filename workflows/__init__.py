@@ -1,2 +1,3 @@
-"""The social-assistance domain. Importing it installs Chinese validation messages before any schema exists."""
-from . import messages  # noqa: F401
+"""The social-assistance domain. Importing it installs Chinese validation messages before any schema exists and
+declares the domain's audit actions to the engine."""
+from . import audit_actions, messages  # noqa: F401  (registers the domain's audit actions)

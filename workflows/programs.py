@@ -1,4 +1,5 @@
-"""The programs catalog (DOMAIN.md): which agency leads each, which process runs it."""
+"""The programs catalog (DOMAIN.md): which agency leads each, which process runs it, and the rule sets (processes)
+a district may choose between for a program. A district's choice is stored by workflows.rulesets."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,11 +37,25 @@ PROGRAMS: dict[str, Program] = {p.key: p for p in (
 )}
 
 
+@dataclass(frozen=True)
+class RuleSet:
+    process_key: str
+    name: str
+    basis: str
+
+
+# program → the rule sets a district may choose, the program's default first.
+RULE_SETS: dict[str, tuple[RuleSet, ...]] = {
+    "dibao": (
+        RuleSet("dibao", "2012 年审核审批程序", "民发〔2012〕220号；京政发〔2013〕24号"),
+        RuleSet("dibao_2021", "2021 年审核确认办法", "民发〔2021〕57号"),
+    ),
+}
+
+
 def case_process_keys() -> frozenset[str]:
     """Process keys that run a program's cases: they start only through POST /cases (open_case), which checks
     the applicant, the jurisdiction and the opener's role."""
-    from .rulesets import RULE_SETS
-
     keys = {p.process_key for p in PROGRAMS.values() if p.process_key}
     keys.update(r.process_key for sets in RULE_SETS.values() for r in sets)
     return frozenset(keys)

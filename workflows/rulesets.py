@@ -4,11 +4,11 @@ DOMAIN.md: both are real rule sets that districts run — two versions of one pr
 They are deployed under separate process keys (`dibao` and `dibao_2021`) because start-up deploys every file of
 `bpmn/` and a deploy only makes a new version when the content differs from the key's latest version: two files
 under one key would each make a new version at every start. A district's choice is a row here; without one the
-program's default process runs. Running cases keep the process (and version) they started with.
+program's default process runs. Running cases keep the process (and version) they started with. The rule sets on
+offer are part of the programs catalog (workflows.programs.RULE_SETS).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, select
@@ -16,23 +16,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.models import Base, UtcDateTime
 
-from .programs import PROGRAMS
+from .programs import PROGRAMS, RULE_SETS, RuleSet
 
-
-@dataclass(frozen=True)
-class RuleSet:
-    process_key: str
-    name: str
-    basis: str
-
-
-# program → the rule sets a district may choose, the program's default first.
-RULE_SETS: dict[str, tuple[RuleSet, ...]] = {
-    "dibao": (
-        RuleSet("dibao", "2012 年审核审批程序", "民发〔2012〕220号；京政发〔2013〕24号"),
-        RuleSet("dibao_2021", "2021 年审核确认办法", "民发〔2021〕57号"),
-    ),
-}
+__all__ = ["RULE_SETS", "DistrictRuleSet", "RuleSet", "choices", "choose", "process_key_for"]
 
 
 class DistrictRuleSet(Base):

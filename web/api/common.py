@@ -1,17 +1,17 @@
 """Helpers shared by the API views: request bodies, marshmallow validation, the engine, documentation marks."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from marshmallow import Schema, ValidationError
 
 from engine.errors import InvalidInput
-from engine.runtime import Engine
+from workflows import messages
+
+from ..engine_access import engine
+
+__all__ = ["API_PREFIX", "doc", "engine", "iso", "json_body", "load", "query"]
 
 API_PREFIX = "/api/v1"
-
-
-def engine() -> Engine:
-    return current_app.extensions["jiuzhu.engine"]
 
 
 def json_body() -> dict:
@@ -24,7 +24,7 @@ def json_body() -> dict:
     if body is None:
         body = {}
     if not isinstance(body, dict):
-        raise InvalidInput("请求体须为 JSON 对象", {"body": ["须为 JSON 对象"]})
+        raise InvalidInput(messages.BODY_NOT_OBJECT, {"body": [messages.NOT_OBJECT]})
     return body
 
 

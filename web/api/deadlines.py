@@ -7,8 +7,10 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from engine.errors import Forbidden, InvalidInput, NotFound
-from engine.models import HumanTask, ProcessInstance, TaskDeadlineEvent, TaskStatus
+from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from workflows import access, rulesets
+from workflows.deadline_views import EXTEND_ROLES, PAUSE_ROLES, URGE_ROLES, event_item, instance_deadlines
+from workflows.models import Jurisdiction
 from workflows.programs import PROGRAMS
 
 from ..auth import current_user, roles_required
@@ -17,10 +19,6 @@ from ..extensions import db
 from .common import API_PREFIX, doc, engine, iso, json_body, load
 
 bp = Blueprint("api_deadlines", __name__, url_prefix=API_PREFIX)
-
-URGE_ROLES = ("supervisor", "district_approver", "street_reviewer")
-PAUSE_ROLES = ("community_worker", "street_clerk", "street_reviewer", "district_inspector", "district_approver")
-EXTEND_ROLES = ("street_reviewer", "district_approver")
 
 
 class UrgeRequest(Schema):
@@ -46,12 +44,6 @@ class RuleSetRequest(Schema):
     process_key = fields.String(required=True)
 
 
-def event_item(event: TaskDeadlineEvent) -> dict:
-    return {"id": event.id, "task_id": event.task_id, "kind": event.kind.value, "level": event.level,
-            "at": iso(event.at), "actor": event.actor, "target_role": event.target_role,
-            "target_user": event.target_user, "due_at": iso(event.due_at), "message": event.message}
-
-
 def _visible_instance(instance_id: int) -> ProcessInstance:
     user = current_user()
     instance = db.session.get(ProcessInstance, instance_id)
@@ -60,41 +52,8 @@ def _visible_instance(instance_id: int) -> ProcessInstance:
     return instance
 
 
-def instance_deadlines(instance: ProcessInstance) -> dict:
-    from engine.deadlines import overdue_working_days
-
-    now = engine().now()
-    calendar = engine().calendar
-    tasks = db.session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.id)).all()
-    events = db.session.scalars(
-        select(TaskDeadlineEvent).where(TaskDeadlineEvent.instance_id == instance.id)
-        .order_by(TaskDeadlineEvent.id)).all()
-    return {
-        "process_instance_id": instance.id,
-        "process_key": instance.process_key,
-        "status": instance.status.value,
-        "time_limit_days": instance.time_limit_days,
-        "time_limit_max_days": instance.time_limit_max_days,
-        "due_at": iso(instance.due_at),
-        "overdue": bool(instance.due_at and instance.status.value == "running" and instance.due_at < now
-                        and instance.paused_at is None),
-        "overdue_at": iso(instance.overdue_at),
-        "paused_at": iso(instance.paused_at),
-        "tasks": [{
-            "id": t.id, "name": t.name, "element_id": t.element_id, "role": t.role, "assignee": t.assignee,
-            "status": t.status.value, "created_at": iso(t.created_at), "completed_at": iso(t.completed_at),
-            "due_at": iso(t.due_at), "remind_at": iso(t.remind_at), "reminded_at": iso(t.reminded_at),
-            "overdue": t.is_overdue(now),
-            "overdue_working_days": overdue_working_days(calendar, t.due_at, now)
-            if t.status == TaskStatus.OPEN and t.paused_at is None else 0,
-            "overdue_at": iso(t.overdue_at), "escalation_level": t.escalation_level or 0,
-            "escalate_to": t.escalate_to, "escalated_at": iso(t.escalated_at),
-            "next_escalation_at": iso(t.next_escalation_at), "paused_at": iso(t.paused_at),
-            "paused_working_days": t.paused_working_days or 0,
-        } for t in tasks],
-        "events": [event_item(e) for e in events],
-    }
+def _deadlines_of(instance: ProcessInstance) -> dict:
+    return instance_deadlines(db.session, engine().calendar, instance, engine().now())
 
 
 @bp.post("/tasks/<int:task_id>/urge")
@@ -115,7 +74,7 @@ def urge(task_id: int):
 @doc(tag="deadlines")
 def show_deadlines(instance_id: int):
     """An instance's whole time limit, every task's due, reminder and escalation state, and its deadline events."""
-    return jsonify(instance_deadlines(_visible_instance(instance_id)))
+    return jsonify(_deadlines_of(_visible_instance(instance_id)))
 
 
 def _acting_on(instance_id: int, roles: tuple[str, ...]) -> tuple:
@@ -134,7 +93,7 @@ def pause(instance_id: int):
     body = load(PauseRequest(), json_body())
     deadlines().pause(instance.id, actor=user.username, reason=body["reason"])
     db.session.expire_all()
-    return jsonify(instance_deadlines(_visible_instance(instance_id)))
+    return jsonify(_deadlines_of(_visible_instance(instance_id)))
 
 
 @bp.post("/process-instances/<int:instance_id>/resume")
@@ -145,7 +104,7 @@ def resume(instance_id: int):
     body = load(ResumeRequest(), json_body())
     deadlines().resume(instance.id, actor=user.username, reason=body["reason"])
     db.session.expire_all()
-    return jsonify(instance_deadlines(_visible_instance(instance_id)))
+    return jsonify(_deadlines_of(_visible_instance(instance_id)))
 
 
 @bp.post("/process-instances/<int:instance_id>/extend")
@@ -156,7 +115,7 @@ def extend(instance_id: int):
     body = load(ExtendRequest(), json_body())
     deadlines().extend(instance.id, body["working_days"], actor=user.username, reason=body["reason"])
     db.session.expire_all()
-    return jsonify(instance_deadlines(_visible_instance(instance_id)))
+    return jsonify(_deadlines_of(_visible_instance(instance_id)))
 
 
 @bp.get("/rule-sets")
@@ -181,16 +140,12 @@ def list_rule_sets():
 @doc(body=RuleSetRequest, tag="deadlines")
 def choose_rule_set(district: str, program: str):
     """Choose the rule set a district's new cases of a program start with; running cases keep theirs."""
-    from workflows.models import Jurisdiction
-
     user = current_user()
     body = load(RuleSetRequest(), json_body())
     known = db.session.scalars(select(Jurisdiction).where(Jurisdiction.level == "district",
                                                           Jurisdiction.name == district)).first()
     if known is None:
         raise InvalidInput("区县不存在", {"district": [f"未知区县：{district}"]})
-    from engine.models import ProcessDefinition
-
     if not db.session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == body["process_key"])
                              .limit(1)):
         raise InvalidInput("该规程的流程尚未部署", {"process_key": [f"流程 {body['process_key']} 尚未部署"]})

@@ -13,10 +13,11 @@ from workflows.cases import open_case, streets_with_communities
 from workflows.idcard import birth_date_of
 from workflows.programs import PROGRAMS
 
-from ..api.common import engine
+from ..engine_access import engine
 from ..extensions import db
 from .common import page_user, roles_required
-from .widgets import flatten_errors, parse_member_rows, register_filters
+from .form_parsing import flatten_errors, parse_member_rows
+from .labels import register_filters
 
 bp = Blueprint("apply", __name__, url_prefix="/apply")
 register_filters(bp)

@@ -1,39 +1,41 @@
 """督办看板: the supervisor's dashboard — counts and charts per agency, street and step, ageing buckets, the weekly
 trend, drill-down to the overdue tasks and their cases, urging (催办), and the overdue list as Excel.
 
-The numbers come from the same functions as `GET /api/v1/reports/overdue…` (web.api.reports), so the page and the
-API agree. Charts are SVG drawn here on the server: no script, no CDN.
+The numbers come from the same domain functions (workflows.reports) as `GET /api/v1/reports/overdue…`, so the page
+and the API agree. Charts are SVG drawn here on the server: no script, no CDN.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.routing import BuildError
 
 from engine.clock import SHANGHAI
 from engine.errors import EngineError
+from engine.models import HumanTask, ProcessInstance
+from workflows import access
+from workflows.deadline_views import URGE_ROLES, instance_deadlines
 from workflows.listener import case_id_of
-from workflows.models import Case
-from workflows.roles import ROLES
-
-from ..api.common import engine
-from ..api.deadlines import URGE_ROLES, instance_deadlines
-from ..api.reports import (
+from workflows.models import Case, User
+from workflows.reports.export import export_filename, overdue_workbook
+from workflows.reports.overdue import (
     GROUPS,
     MAX_AGE_WORKING_DAYS,
     OverdueFilter,
-    export_filename,
+    ReportScope,
     overdue_breakdown,
     overdue_count,
     overdue_rows,
-    overdue_workbook,
-    summary,
-    xlsx_response,
 )
+from workflows.reports.summary import summary
+from workflows.roles import ROLES
+
 from ..deadlines import deadlines
+from ..engine_access import engine
 from ..extensions import db
+from ..spreadsheet import xlsx_response
 from .common import page_user, roles_required
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -57,8 +59,6 @@ def _due_day(value: str | None) -> str:
         return ""
     instant = datetime.fromisoformat(value).astimezone(SHANGHAI)
     if instant.hour == 0 and instant.minute == 0:
-        from datetime import timedelta
-
         return (instant - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
     return instant.strftime("%Y-%m-%d %H:%M")
 
@@ -70,6 +70,10 @@ def role_name(key: str | None) -> str:
 
 bp.add_app_template_filter(_local, "dash_time")
 bp.add_app_template_filter(_due_day, "dash_due")
+
+
+def _scope(user: User) -> ReportScope:
+    return ReportScope(db.session, user, engine().calendar, engine().now())
 
 
 # -- charts ----------------------------------------------------------------------------------------------------
@@ -123,14 +127,14 @@ def _column_chart(values: list[tuple[str, list[int]]], series: list[str], *, wid
 @roles_required(*VIEW_ROLES)
 def index():
     """The dashboard: totals, per agency / street / step, ageing, trend, the oldest overdue tasks."""
-    user = page_user()
-    now = engine().now()
-    reports, totals = overdue_breakdown(user, now)
-    overview = summary(user, now, totals)
+    scope = _scope(page_user())
+    now = scope.now
+    reports, totals = overdue_breakdown(scope)
+    overview = summary(scope, totals)
     ageing = _column_chart([(b["label"], [b["count"]]) for b in overview["ageing"]], ["逾期任务"])
     trend = _column_chart([(w["week_start"][5:], [w["overdue"], w["escalated"], w["urged"]])
                            for w in overview["trend"]], ["新增逾期", "升级督办", "催办"], width=1100, height=200)
-    oldest = list(overdue_rows(user, now, OverdueFilter(), limit=10))
+    oldest = list(overdue_rows(scope, OverdueFilter(), limit=10))
     return render_template(
         "dashboard/index.html", now=now, overview=overview, reports=reports, titles=GROUP_TITLES,
         bars={group: _group_bars(reports[group], group) for group in GROUPS}, ageing=ageing, trend=trend,
@@ -193,11 +197,12 @@ def _case_links(rows: list[dict]) -> dict[int, dict[str, str]]:
 def overdue():
     """Drill-down: the overdue tasks of one group (or filtered), oldest first, paged."""
     user = page_user()
-    now = engine().now()
+    scope = _scope(user)
+    now = scope.now
     flt = _filter_from_request()
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)
-    total = overdue_count(user, now, flt)
-    rows = list(overdue_rows(user, now, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
+    total = overdue_count(scope, flt)
+    rows = list(overdue_rows(scope, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     return render_template("dashboard/overdue.html", now=now, rows=rows, total=total, page=page, pages=pages,
                            args=_filter_args(flt), description=_describe(flt), links=_case_links(rows),
@@ -208,30 +213,25 @@ def overdue():
 @roles_required(*VIEW_ROLES)
 def export():
     """The overdue list (with the same filters) as an Excel workbook."""
-    user = page_user()
-    now = engine().now()
+    scope = _scope(page_user())
     flt = _filter_from_request()
-    data = overdue_workbook(overdue_rows(user, now, flt, limit=None), title=f"逾期任务清单（{_describe(flt)}）",
-                            as_of=now)
-    return xlsx_response(data, export_filename(now))
+    data = overdue_workbook(overdue_rows(scope, flt, limit=None), title=f"逾期任务清单（{_describe(flt)}）",
+                            as_of=scope.now)
+    return xlsx_response(data, export_filename(scope.now))
 
 
 @bp.get("/cases/<int:case_id>")
 @roles_required(*VIEW_ROLES)
 def case(case_id: int):
     """One case's time limits: every task's due, reminder and escalation, the deadline events, urging."""
-    from workflows import access
-
     user = page_user()
     row = db.session.get(Case, case_id)
     if row is None or not access.can_see_case(user, row) or row.process_instance_id is None:
         abort(404)
-    from engine.models import ProcessInstance
-
     instance = db.session.get(ProcessInstance, row.process_instance_id)
     if instance is None:
         abort(404)
-    info = instance_deadlines(instance)
+    info = instance_deadlines(db.session, engine().calendar, instance, engine().now())
     names = {t["id"]: t["name"] for t in info["tasks"]}
     try:
         case_url = url_for("cases_ui.show", case_id=case_id)
@@ -245,9 +245,6 @@ def case(case_id: int):
 @roles_required(*URGE_ROLES)
 def urge(task_id: int):
     """催办 from the dashboard; back to where the supervisor was."""
-    from engine.models import HumanTask
-    from workflows import access
-
     user = page_user()
     task = db.session.get(HumanTask, task_id)
     if task is None or not access.can_see_task(user, task):

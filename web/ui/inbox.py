@@ -1,7 +1,7 @@
 """The inbox (待办 / 已办 / 我发起的 / 抄送我的 / 超期): filter, sort, page, claim from the list.
 
-Every query goes through `workflows.access` (tasks: `visible_tasks_filter` / `group_tasks_filter`, cases:
-`scope_filter`), so no tab can list another jurisdiction's work.
+The task tabs take their conditions from ``workflows.tasks.inbox`` (the same the API's ``GET /tasks`` uses), the
+case tabs from ``workflows.access.scope_filter``, so no tab can list another jurisdiction's work.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 
 from engine.clock import SHANGHAI
 from engine.models import HumanTask, TaskStatus
@@ -19,11 +19,13 @@ from workflows.copies import REASONS, copied_cases, unread_count
 from workflows.idcard import mask_id_number
 from workflows.models import Case, Jurisdiction, User
 from workflows.programs import PROGRAMS
+from workflows.tasks.inbox import overdue_conditions, task_conditions
 
-from ..api.common import engine
+from ..engine_access import engine
 from ..extensions import db
 from .common import login_required, page_user
-from .widgets import current_path, local_time, register_filters
+from .labels import local_time, register_filters
+from .links import current_path
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 register_filters(bp)
@@ -33,8 +35,6 @@ TABS = [("todo", "待办"), ("done", "已办"), ("started", "我发起的"), ("c
 DUE_FILTERS = [("", "全部期限"), ("overdue", "已超期"), ("today", "今日到期"), ("week", "7 日内到期"),
                ("none", "无办理期限")]
 SORTS = {"due": "办理期限 ↑", "-due": "办理期限 ↓", "received": "接收时间 ↑", "-received": "接收时间 ↓"}
-# Who sees every overdue task of their jurisdiction, not only their own desk's.
-OVERSEERS = {"supervisor", "admin", "district_approver", "district_inspector"}
 APPLICANT_ROLES = {"community_worker", "street_clerk", "admin"}
 
 
@@ -91,11 +91,6 @@ class Row:
         return mask_id_number(self.case.applicant_id_number) if self.case else ""
 
 
-def _todo_filter(user: User):
-    return or_(HumanTask.assignee == user.username,
-               and_(access.group_tasks_filter(user), HumanTask.assignee.is_(None)))
-
-
 def _day_end(now: datetime) -> datetime:
     local = now.astimezone(SHANGHAI)
     return (local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
@@ -128,16 +123,10 @@ def _page(query, f: Filters):
 
 
 def _task_tab(user: User, tab: str, f: Filters, now: datetime):
-    base = [access.visible_tasks_filter(user)]
-    if tab == "todo":
-        base += [HumanTask.status == TaskStatus.OPEN, _todo_filter(user)]
-    elif tab == "done":
-        base += [HumanTask.completed_by == user.username,
-                 HumanTask.status.in_([TaskStatus.COMPLETED, TaskStatus.CANCELLED])]
-    else:  # overdue
-        base.append(HumanTask.overdue_condition(now))
-        if user.role not in OVERSEERS:
-            base.append(_todo_filter(user))
+    if tab == "overdue":
+        base = overdue_conditions(user, now)
+    else:
+        base = task_conditions(user, view="todo", status="open" if tab == "todo" else "done")
     steps = db.session.scalars(select(HumanTask.name).where(*base).distinct().order_by(HumanTask.name)).all()
     conditions = list(base)
     if f.program:
@@ -240,13 +229,10 @@ def _streets(user: User) -> list[str]:
 
 
 def _counts(user: User, now: datetime) -> dict[str, int]:
-    visible = access.visible_tasks_filter(user)
-    todo = db.session.scalar(select(func.count()).select_from(HumanTask).where(
-        visible, HumanTask.status == TaskStatus.OPEN, _todo_filter(user))) or 0
-    overdue_conditions = [visible, HumanTask.overdue_condition(now)]
-    if user.role not in OVERSEERS:
-        overdue_conditions.append(_todo_filter(user))
-    overdue = db.session.scalar(select(func.count()).select_from(HumanTask).where(*overdue_conditions)) or 0
+    todo = db.session.scalar(select(func.count()).select_from(HumanTask)
+                             .where(*task_conditions(user, view="todo", status="open"))) or 0
+    overdue = db.session.scalar(select(func.count()).select_from(HumanTask)
+                                .where(*overdue_conditions(user, now))) or 0
     return {"todo": todo, "overdue": overdue, "copied": unread_count(db.session, user)}
 
 

@@ -18,10 +18,10 @@ from workflows.cases import streets_with_communities
 from workflows.idcard import mask_name
 from workflows.models import Case, CaseStatus, Jurisdiction
 
-from ..api.common import engine
+from ..engine_access import engine
 from ..extensions import db
 from .common import page_user
-from .widgets import register_filters
+from .labels import register_filters
 
 bp = Blueprint("notice", __name__, url_prefix="/notice")
 register_filters(bp)

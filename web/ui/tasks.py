@@ -16,6 +16,7 @@ from engine.models import AuditEntry, HumanTask, ProcessInstance, TaskStatus
 from workflows import attachments as attachment_store
 from workflows.copies import case_readers
 from workflows.idcard import mask_id_number
+from workflows.messages import translate
 from workflows.models import User
 from workflows.tasks import TaskService
 from workflows.tasks.handover import KINDS, colleagues_for
@@ -25,17 +26,9 @@ from ..downloads import attachment_folder
 from ..engine_access import engine
 from ..extensions import db
 from .common import login_required, page_user
-from .widgets import (
-    ACTORS,
-    form_fields,
-    local_time,
-    parse_form,
-    parse_member_rows,
-    raw_from_data,
-    register_filters,
-    safe_next,
-    zh,
-)
+from .form_parsing import form_fields, parse_form, parse_member_rows, raw_from_data
+from .labels import ACTORS, local_time, register_filters
+from .links import safe_next
 
 bp = Blueprint("tasks_ui", __name__, url_prefix="/tasks")
 register_filters(bp)
@@ -178,7 +171,7 @@ def _back(task: HumanTask, anchor: str = ""):
 
 
 def _zh_errors(fields: dict, prefix: str = "") -> dict[str, list[str]]:
-    return {f"{prefix}{name}": [zh(m) for m in (messages if isinstance(messages, list) else [messages])]
+    return {f"{prefix}{name}": [translate(m) for m in (messages if isinstance(messages, list) else [messages])]
             for name, messages in fields.items()}
 
 

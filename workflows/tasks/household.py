@@ -18,6 +18,7 @@ from engine.models import HumanTask
 from engine.runtime import StepContext
 from engine.task_data import set_data_everywhere
 
+from .. import messages
 from ..cases import MemberSchema
 from ..idcard import birth_date_of, mask_id_number
 from ..models import Case
@@ -57,7 +58,7 @@ def validate_members(rows: Any, original: list[dict]) -> tuple[list[dict], dict[
     errors use the names ``members-<row>-<field>`` (and ``members`` for the table as a whole).
     """
     if not isinstance(rows, list):
-        return [], {"members": ["应为列表"]}
+        return [], {"members": [messages.NOT_LIST]}
     if not rows:
         return [], {"members": ["家庭成员至少 1 人"]}
     if len(rows) > 30:
@@ -66,7 +67,7 @@ def validate_members(rows: Any, original: list[dict]) -> tuple[list[dict], dict[
     errors: dict[str, list[str]] = {}
     for index, raw in enumerate(rows):
         if not isinstance(raw, dict):
-            errors[f"members-{index}"] = ["应为对象"]
+            errors[f"members-{index}"] = [messages.NOT_OBJECT]
             continue
         key = raw.get("key")
         key = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
@@ -89,9 +90,9 @@ def validate_members(rows: Any, original: list[dict]) -> tuple[list[dict], dict[
         try:
             cleaned = MemberSchema().load({k: v for k, v in row.items() if v is not None})
         except ValidationError as exc:
-            for field, messages in exc.normalized_messages().items():
-                errors[f"members-{index}-{field}"] = [str(m) for m in messages] if isinstance(messages, list) \
-                    else [str(messages)]
+            for name, found in exc.normalized_messages().items():
+                errors[f"members-{index}-{name}"] = [str(m) for m in found] if isinstance(found, list) \
+                    else [str(found)]
             continue
         cleaned["id_number"] = cleaned["id_number"].strip().upper()
         members.append({k: _json_day(v) for k, v in cleaned.items()})

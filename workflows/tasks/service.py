@@ -26,7 +26,7 @@ from engine.models import AuditEntry, HumanTask, TaskStatus
 from engine.returns import ReturnTarget, return_targets
 from engine.runtime import Engine
 
-from .. import access
+from .. import access, messages
 from .. import attachments as attachment_store
 from ..copies import copy_case
 from ..forms import FORMS, FormError, json_schema, validate_form
@@ -139,7 +139,7 @@ class TaskService:
         """
         task = self.workable(task_id)
         if not isinstance(data, dict):
-            raise InvalidInput("表单填写有误", {"data": ["应为对象"]})
+            raise InvalidInput("表单填写有误", {"data": [messages.FORM_NOT_OBJECT]})
         errors: dict[str, list[str]] = {}
         cleaned: dict = {}
         try:
@@ -188,7 +188,7 @@ class TaskService:
         """抄送: copy the task's case to colleagues who may see it."""
         task = self.visible(task_id)
         if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
-            raise InvalidInput("请选择抄送人", {"to": ["应为用户名列表"]})
+            raise InvalidInput("请选择抄送人", {"to": [messages.NOT_LIST]})
         return copy_case(self.session, self.engine, user=self.user, task=task, recipients=recipients,
                          note=note if isinstance(note, str) else None)
 

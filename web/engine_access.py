@@ -1,0 +1,16 @@
+"""The running app's engine, for views of any blueprint (API or pages): `engine()` inside a request or app context.
+
+`web.engine_setup` builds the engine and stores it on the app; this module only reads it back, so page and API
+modules can share it without importing each other.
+"""
+from __future__ import annotations
+
+from flask import current_app
+
+from engine.runtime import Engine
+
+ENGINE_EXTENSION = "jiuzhu.engine"
+
+
+def engine() -> Engine:
+    return current_app.extensions[ENGINE_EXTENSION]
