@@ -14,6 +14,7 @@ and indexes (the app's own Alembic migrations create the schema).
 """
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import time
@@ -21,6 +22,11 @@ from datetime import datetime
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from web.app import create_app
+from web.cli import bpmn_dir, deploy_files, upgrade_database
+from web.extensions import db
+from workflows.demo import seed
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/jiuzhu_bench"
 NOW = datetime.fromisoformat("2026-06-15T10:00:00+08:00")  # a Monday
@@ -155,24 +161,15 @@ def run() -> None:
         raise SystemExit("the overdue benchmark needs PostgreSQL (BENCH_DATABASE_URL)")
     _ensure_database(url)
 
-    import logging
-
-    from web.app import create_app
-
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench", "JIUZHU_CLOCK": "simulated",
                       "JIUZHU_CLOCK_START": NOW.isoformat(), "JIUZHU_ENV": "development"})
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from engine.models import ProcessDefinition
-    from web.cli import bpmn_dir, deploy_files, upgrade_database
-    from web.extensions import db
-    from workflows.demo import seed
-
     with app.app_context():
         upgrade_database()
         seed(db.session)
         deploy_files(sorted(bpmn_dir().glob("*.bpmn")), echo=lambda *_: None)
         definition_id = db.session.scalar(text("SELECT min(id) FROM process_definitions WHERE key = 'dibao'"))
-        assert definition_id, ProcessDefinition
+        assert definition_id, "dibao is not deployed"
         have = db.session.scalar(text("SELECT count(*) FROM human_tasks"))
         events = db.session.scalar(text("SELECT count(*) FROM task_deadline_events"))
         db.session.commit()

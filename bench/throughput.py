@@ -26,6 +26,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.samples import three_steps
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/jiuzhu_bench_tp"
 
@@ -172,9 +174,6 @@ def run() -> None:
             except OSError:
                 time.sleep(0.1)
         designer = _login(port, "designer")
-        sys.path.insert(0, str(ROOT))
-        from tests.bpmn_samples import three_steps
-
         status, body = designer.call("POST", "/api/v1/process-definitions",
                                      raw=three_steps("bench_three_steps").encode(), content_type="application/xml")
         assert status in (200, 201), body

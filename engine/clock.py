@@ -10,6 +10,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -91,6 +93,4 @@ class _ClockDatetime(datetime):
 
 
 def install_in_spiff() -> None:
-    from SpiffWorkflow.bpmn.specs.event_definitions import timer
-
-    timer.datetime = _ClockDatetime  # type: ignore[attr-defined,misc]
+    spiff_timer.datetime = _ClockDatetime  # type: ignore[attr-defined,misc]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .definitions import compile_bpmn
 from .errors import Problem
-from .models import ProcessDefinition
+from .models import InstanceStatus, ProcessDefinition, ProcessInstance
 from .serialization import dump_spec
 
 
@@ -82,8 +82,6 @@ def deploy(
 
 def list_definitions(session: Session) -> list[tuple[ProcessDefinition, int]]:
     """Every version of every key with its count of running instances."""
-    from .models import InstanceStatus, ProcessInstance
-
     running = (
         select(ProcessInstance.definition_id, func.count().label("n"))
         .where(ProcessInstance.status == InstanceStatus.RUNNING)

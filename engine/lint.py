@@ -1,9 +1,12 @@
 """Structural checks beyond SpiffWorkflow's parser: unreachable elements, and bpmnlint run through node.
 
-bpmnlint is the bpmn.io linter the browser modeler runs live. The server runs *the same bundle of rules* (built
-from `web/static/modeler/lint.js` into `web/static/build/bpmnlint-node.cjs` by `npm run build`) through node, so
-a designer never sees a diagram pass in the modeler and fail on deploy, or the other way round. Rules marked
-"error" there refuse a deploy; "warn" rules are reported and do not.
+bpmnlint is the bpmn.io linter the browser modeler runs live. The server runs *the same bundle of rules* through
+node, so a designer never sees a diagram pass in the modeler and fail on deploy, or the other way round. Rules
+marked "error" there refuse a deploy; "warn" rules are reported and do not.
+
+Where that bundle is, is the web layer's business (it builds it into its static folder with `npm run build`): it
+says so with `configure_bpmnlint(path)` when it builds the engine (web/engine_setup.py). Until then, and if the
+file is missing, bpmnlint is reported as not run, never as a crash.
 """
 from __future__ import annotations
 
@@ -26,11 +29,11 @@ log = logging.getLogger(__name__)
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NSMAP = {"bpmn": BPMN_NS}
 
-# The bundle `npm run build` writes; engine code only needs its path (and node).
-BPMNLINT_RUNNER = Path(__file__).resolve().parents[1] / "web" / "static" / "build" / "bpmnlint-node.cjs"
+# The bundle of bpmnlint rules run through node; None until `configure_bpmnlint` names it.
+BPMNLINT_RUNNER: Path | None = None
 BPMNLINT_TIMEOUT = 20.0
 
-_FLOW_NODES = {
+FLOW_NODES = {
     "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask", "businessRuleTask",
     "callActivity", "subProcess", "transaction", "adHocSubProcess",
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
@@ -58,7 +61,7 @@ def unreachable_elements(container: etree._Element) -> Iterator[etree._Element]:
     without any start event is left alone (the parser reports that). A reached subprocess is checked inside; an
     unreached one is reported once, not with all its contents.
     """
-    nodes = {n.get("id"): n for n in container if _local(n) in _FLOW_NODES and n.get("id")}
+    nodes = {n.get("id"): n for n in container if _local(n) in FLOW_NODES and n.get("id")}
     if _local(container) == "adHocSubProcess":
         for node in nodes.values():
             if _local(node) in _SUBPROCESSES:
@@ -138,8 +141,17 @@ def _node_binary() -> str | None:
     return shutil.which("node") or shutil.which("nodejs")
 
 
+def configure_bpmnlint(runner: Path | str | None) -> None:
+    """Name the bpmnlint bundle the server runs (the modeler's own rules); None turns bpmnlint off."""
+    global BPMNLINT_RUNNER
+    path = Path(runner) if runner is not None else None
+    if path != BPMNLINT_RUNNER:
+        BPMNLINT_RUNNER = path
+        clear_cache()  # reports of another bundle may differ
+
+
 def bpmnlint_available() -> bool:
-    return _node_binary() is not None and BPMNLINT_RUNNER.is_file()
+    return _node_binary() is not None and BPMNLINT_RUNNER is not None and BPMNLINT_RUNNER.is_file()
 
 
 def run_bpmnlint(xml: bytes) -> LintReport:
@@ -163,11 +175,14 @@ def _run(xml: bytes) -> LintReport:
     node = _node_binary()
     if node is None:
         return LintReport(unavailable="服务器上没有 node，未运行 bpmnlint 检查")
-    if not BPMNLINT_RUNNER.is_file():
+    runner = BPMNLINT_RUNNER
+    if runner is None:
+        return LintReport(unavailable="未配置 bpmnlint 检查程序，未运行 bpmnlint 检查")
+    if not runner.is_file():
         return LintReport(unavailable="bpmnlint 检查程序未构建（请运行 make setup），未运行 bpmnlint 检查")
     try:
         completed = subprocess.run(  # noqa: S603 - fixed argv, the diagram goes to stdin
-            [node, str(BPMNLINT_RUNNER)], input=xml, capture_output=True, timeout=BPMNLINT_TIMEOUT, check=False
+            [node, str(runner)], input=xml, capture_output=True, timeout=BPMNLINT_TIMEOUT, check=False
         )
     except subprocess.TimeoutExpired:
         log.warning("bpmnlint timed out after %ss", BPMNLINT_TIMEOUT)

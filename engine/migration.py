@@ -20,6 +20,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
@@ -308,7 +309,7 @@ def migrate(engine: Engine, instance_id: int, target_version: int, *, actor: str
                                       "to_version": to_version})
         outcome["result"] = result
 
-    engine._step(instance_id, actor, "migrate", action)
+    engine.step(instance_id, actor, "migrate", action)
     return outcome["result"]
 
 
@@ -319,8 +320,8 @@ def _update_projection(engine: Engine, ctx: StepContext, workflow: BpmnWorkflow,
         select(HumanTask).where(HumanTask.instance_id == ctx.instance.id, HumanTask.status == TaskStatus.OPEN)))
     by_element = {c.element_id: c for c in result.tasks}
     for row in rows:
-        task = workflow.get_task_from_id(_uuid(row.spiff_task_id)) if _exists(
-            workflow, _uuid(row.spiff_task_id)) else None
+        task = workflow.get_task_from_id(UUID(row.spiff_task_id)) if _exists(
+            workflow, UUID(row.spiff_task_id)) else None
         if task is None or task.state != TaskState.READY:
             continue  # withdrawn: the step's own projection sync closes it
         spec = task.task_spec
@@ -344,11 +345,6 @@ def _update_projection(engine: Engine, ctx: StepContext, workflow: BpmnWorkflow,
         if change is not None:
             change.due_after = row.due_at.isoformat() if row.due_at else None
 
-
-def _uuid(value: str):
-    from uuid import UUID
-
-    return UUID(value)
 
 def select_instances(engine: Engine, process_key: str, *, from_version: int | None = None,
                      element_id: str | None = None, street: str | None = None,

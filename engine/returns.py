@@ -179,5 +179,5 @@ def return_task(engine: Engine, task_id: int, *, actor: str, to: str, reason: st
 
         ctx.after_sync.append(hand_back)
 
-    engine._step(instance_id, actor, "return", action)
+    engine.step(instance_id, actor, "return", action)
     return reopened[0] if reopened else None

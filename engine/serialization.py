@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import zlib
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
@@ -29,8 +30,6 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
         if spec is None:
             return super().from_dict(dct)
         # Same as the parent, minus rebuilding the spec from the dict.
-        from uuid import UUID
-
         workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))

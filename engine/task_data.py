@@ -47,7 +47,7 @@ def update_task_data(engine: Engine, task_id: int, *, actor: str, values: Mappin
         if also is not None:
             also(ctx)
 
-    engine._step(instance_id, actor, "update_data", action)
+    engine.step(instance_id, actor, "update_data", action)
 
 
 def set_data_everywhere(workflow: BpmnWorkflow, spiff_task, values: Mapping[str, Any]) -> None:

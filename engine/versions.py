@@ -11,7 +11,7 @@ from typing import Any
 from lxml import etree
 
 from .definitions import NSMAP, parse_xml_safely
-from .lint import _FLOW_NODES
+from .lint import FLOW_NODES
 
 TYPE_NAMES = {
     "task": "任务", "userTask": "用户任务", "manualTask": "手工任务", "scriptTask": "脚本任务", "serviceTask": "服务任务",
@@ -70,7 +70,7 @@ def describe_elements(xml: bytes | str, key: str) -> dict[str, dict[str, str]]:
     for element in process.iter():
         kind = _local(element)
         element_id = element.get("id") if isinstance(element.tag, str) else None
-        if not element_id or (kind not in _FLOW_NODES and kind not in ("sequenceFlow", "lane")):
+        if not element_id or (kind not in FLOW_NODES and kind not in ("sequenceFlow", "lane")):
             continue
         props: dict[str, str] = {"type": TYPE_NAMES.get(kind, kind)}
         for attribute in ("name", "default", "sourceRef", "targetRef", "calledElement", "attachedToRef",

@@ -2,6 +2,7 @@
 import threading
 
 from tests.bpmn_samples import three_steps
+from tests.scenario import Dibao
 
 
 def _race(app, token, path, body, n=4):
@@ -37,8 +38,6 @@ def test_concurrency__complete_same_task_at_once(app, login):
 
 
 def test_concurrency__claim_same_task_at_once(app, login):
-    from tests.scenario import Dibao
-
     case = Dibao(login)
     task = case.open_task("accept", "jd_heping")
     token = login("jd_heping").headers["Authorization"][7:]

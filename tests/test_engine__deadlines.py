@@ -6,10 +6,17 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, select
 
+from engine import clock
 from engine.calendar import BusinessCalendar
 from engine.deadlines import EscalationPolicy, escalation_due, overdue_working_days
+from engine.models import AuditEntry, CalendarOverride, OutboxEvent, ProcessInstance
 from tests.bpmn_samples import HEADER
+from tests.scenario import Dibao, advance
+from web.deadlines import refresh_calendar
+from web.extensions import db
 from workflows import escalation
 
 DIBAO = Path(__file__).resolve().parents[1] / "bpmn" / "dibao.bpmn"
@@ -96,8 +103,6 @@ def _deploy(login, xml: str):
 
 
 def test_deadlines__calendar_functions_in_scripts(app, login):
-    from engine import clock
-
     clock.active().set(at("2026-09-24T10:00:00+08:00"))
     _deploy(login, _scripted("calc", "\n".join([
         "deadline = add_working_days('2026-09-24T10:00:00+08:00', 10)",
@@ -110,11 +115,8 @@ def test_deadlines__calendar_functions_in_scripts(app, login):
     task = clerk.get(f"tasks?process_instance_id={started['id']}").get_json()["items"][0]
     data = clerk.get(f"tasks/{task['id']}").get_json()
     assert at(task["due_at"]) == at("2026-10-01T00:00:00+08:00")  # 3 working days: 28, 29, 30 Sep
-    from web.extensions import db
 
     with app.app_context():
-        from engine.models import ProcessInstance
-
         instance = db.session.get(ProcessInstance, started["id"])
         workflow = app.extensions["jiuzhu.engine"].workflow_of(instance)
         ready = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "work"][0].data
@@ -147,16 +149,11 @@ def test_deadlines__whole_instance_limit_set_extended_and_overdue(app, login):
         BusinessCalendar().add_working_days(at("2026-04-14T12:00:00+08:00"), 15).isoformat())
     assert lead.post(f"process-instances/{started['id']}/extend",
                      json={"working_days": 45, "reason": "再延"}).status_code == 422
-    from tests.scenario import advance
 
     advance(login, "P80D")
     info = clerk.get(f"process-instances/{started['id']}/deadlines").get_json()
     assert info["overdue"] is True and info["overdue_at"] is not None
     advance(login, "P1D")
-    from sqlalchemy import func, select
-
-    from engine.models import AuditEntry, OutboxEvent
-    from web.extensions import db
 
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OutboxEvent)
@@ -181,11 +178,6 @@ def test_deadlines__pause_from_a_script(app, login):
 @pytest.fixture
 def clean_overrides(app):
     yield
-    from sqlalchemy import delete as sql_delete
-
-    from engine.models import CalendarOverride
-    from web.deadlines import refresh_calendar
-    from web.extensions import db
 
     with app.app_context():
         db.session.execute(sql_delete(CalendarOverride))
@@ -204,7 +196,6 @@ def test_deadlines__admin_overrides_move_new_deadlines(app, login, clean_overrid
     assert at(admin.get(query).get_json()["deadline"]) == at("2026-03-17T00:00:00+08:00")  # −1 +1
     put(admin, "calendar/overrides/2026-03-14", json={"is_workday": False, "note": "取消补班"})
     assert at(admin.get(query).get_json()["deadline"]) == at("2026-03-18T00:00:00+08:00")
-    from tests.scenario import Dibao
 
     case = Dibao(login)
     case.accept()

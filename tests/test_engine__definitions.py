@@ -10,6 +10,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.util.task import TaskState
 
+from engine import lint
 from engine.definitions import MAX_BPMN_BYTES, CompiledDefinition, compile_bpmn, parse_xml_safely
 from engine.errors import InvalidDefinition, Problem
 from engine.scripting import make_script_engine
@@ -18,6 +19,14 @@ MIWG = Path(__file__).resolve().parents[2] / "shared" / "bpmn-miwg"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ROLES = {"street_clerk", "street_reviewer", "district_approver"}
 FORMS = {"accept_form", "review_form"}
+# Where `npm run build` puts the modeler's bpmnlint rules for node; the web layer names it when it builds the engine.
+BPMNLINT_BUNDLE = Path(__file__).resolve().parents[1] / "web" / "static" / "build" / "bpmnlint-node.cjs"
+
+
+@pytest.fixture(autouse=True)
+def bpmnlint_bundle(monkeypatch):
+    """These tests run without an app, so they name the bundle as web/engine_setup.py does."""
+    monkeypatch.setattr(lint, "BPMNLINT_RUNNER", BPMNLINT_BUNDLE)
 
 
 def definitions(processes: str, extra: str = "") -> str:
@@ -603,11 +612,9 @@ def test_inside_an_unreached_subprocess_only_the_subprocess_is_named():
 
 
 def test_bpmnlint_runs_on_the_server_with_the_modelers_rules():
-    from engine.lint import bpmnlint_available, run_bpmnlint
-
-    assert bpmnlint_available(), "run `npm run build` (make setup) to bundle web/static/build/bpmnlint-node.cjs"
+    assert lint.bpmnlint_available(), "run `npm run build` (make setup) to bundle web/static/build/bpmnlint-node.cjs"
     complex_gateway = definitions(process(chain('complexGateway id="cg"|')))
-    report = run_bpmnlint(complex_gateway.encode())
+    report = lint.run_bpmnlint(complex_gateway.encode())
     assert report.unavailable is None
     assert any(f.rule == "no-complex-gateway" and f.element_id == "cg" and f.is_error for f in report.findings)
     problem_for(problems_of(complex_gateway, lint=True), "cg", "bpmnlint: no-complex-gateway")
@@ -618,8 +625,6 @@ def test_bpmnlint_runs_on_the_server_with_the_modelers_rules():
 
 
 def test_bpmnlint_missing_is_a_warning_not_a_crash(monkeypatch):
-    from engine import lint
-
     monkeypatch.setattr(lint, "BPMNLINT_RUNNER", Path("/nonexistent/bpmnlint.cjs"))
     lint.clear_cache()
     compiled = compile_bpmn(definitions(process(chain(user_task("a")))).replace("测试流程", "无检查"), lint=True)

@@ -8,11 +8,16 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
+from engine import clock
 from engine.deploy import deploy
 from engine.errors import NotFound
 from engine.migration import MigrationRefused, migrate, migrate_many, preview, select_instances
 from engine.models import AuditEntry, HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 from tests.scenario import application
+from workflows.cases import open_case
+from workflows.forms import FORMS
+from workflows.models import User
+from workflows.roles import TASK_ROLES
 
 DIBAO = Path(__file__).resolve().parents[1] / "bpmn" / "dibao.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -55,9 +60,6 @@ def dibao_v2(*, remove: str | None = None) -> bytes:
 
 
 def _deploy_v2(db, engine, xml: bytes) -> int:
-    from workflows.forms import FORMS
-    from workflows.roles import TASK_ROLES
-
     result = deploy(db.session, xml, now=engine.now(), deployed_by="designer", roles=TASK_ROLES,
                     form_keys=set(FORMS))
     return result.definition.version
@@ -75,8 +77,6 @@ def _complete(db, engine, instance_id: int, element_id: str, actor: str, data: d
 
 def start_to_notice(db, engine, count: int, *, until: str | None = None) -> list[int]:
     """`count` 低保 cases of 和平街道 driven through the engine up to the 7-day public notice (or `until`)."""
-    from workflows.cases import open_case
-    from workflows.models import User
 
     worker = db.session.scalars(select(User).where(User.username == "sq_heping")).one()
     ids = []
@@ -130,8 +130,6 @@ def _finish(db, engine, instance_id: int) -> None:
 
 @pytest.mark.slow
 def test_migration__100_instances_in_notice_keep_their_timers(app, db, engine):
-    from engine import clock
-
     with app.app_context():
         ids = start_to_notice(db, engine, 100)
         before = {i: _timer_due(db.session.get(ProcessInstance, i)) for i in ids}
@@ -176,8 +174,6 @@ def test_migration__100_instances_in_notice_keep_their_timers(app, db, engine):
 
 
 def test_migration__restart_timers_when_asked(app, db, engine):
-    from engine import clock
-
     with app.app_context():
         [instance_id] = start_to_notice(db, engine, 1)
         due = _timer_due(db.session.get(ProcessInstance, instance_id))
@@ -194,12 +190,7 @@ def test_migration__restart_timers_when_asked(app, db, engine):
 
 
 def test_migration__open_task_keeps_or_resets_its_deadline(app, db, engine):
-    from engine import clock
-
     with app.app_context():
-        from workflows.cases import open_case
-        from workflows.models import User
-
         worker = db.session.scalars(select(User).where(User.username == "sq_heping")).one()
         first = open_case(db.session, engine, application(name="李一"), worker).process_instance_id
         second = open_case(db.session, engine, application(name="李二"), worker).process_instance_id

@@ -1,10 +1,12 @@
 """退回: sending an open task back to an earlier user task, through the API (one engine step each)."""
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 
 from engine.models import AuditEntry, HumanTask, OutboxEvent, ProcessInstance, TaskStatus
 from engine.returns import return_targets
 from engine.runtime import waiting_of
-from tests.scenario import Dibao
+from tests.scenario import Dibao, advance
+from workflows.models import User
 
 
 def _return(login, user, task_id, to, reason="材料不全，请补充"):
@@ -97,8 +99,6 @@ def test_engine__return_drops_waiting_events_and_restarts_the_check(app, login, 
 
 
 def test_engine__return_from_approval_reopens_street_review_and_notice(app, login, engine):
-    from tests.scenario import advance
-
     case = Dibao(login)
     case.through_street()
     advance(login, "P8D")
@@ -128,9 +128,6 @@ def test_engine__return_refusals(app, login, engine):
     # Claimed by someone else.
     login("jd_heping").post(f"tasks/{survey['id']}/claim")
     with app.app_context():  # a second clerk of 和平街道
-        from werkzeug.security import generate_password_hash
-
-        from workflows.models import User
 
         engine.session.add(User(username="jd_heping2", display_name="和平街道 王强", role="street_clerk",
                                 password_hash=generate_password_hash("demo"), district="示范区", street="和平街道",

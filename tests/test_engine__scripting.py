@@ -9,7 +9,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import scripting
+from engine import clock, scripting
 from engine.errors import ScriptError
 from engine.scripting import RestrictedEnvironment, check_expression, make_script_engine
 
@@ -318,8 +318,6 @@ def timer_process(expression: str) -> str:
     [('"P7D"', {}, 7), ("survey_deadline", {"survey_deadline": "P15D"}, 15), ("'P%dD' % n", {"n": 3}, 3)],
 )
 def test_timer_expressions_go_through_the_sandbox(expression, data, days):
-    from engine import clock
-
     # SpiffWorkflow's timers read the installed clock, which other tests may have set to a simulated one.
     before = clock.now()
     workflow = run(timer_process(expression), data)

@@ -4,14 +4,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from engine import clock
 from engine.models import AuditEntry
 from tests.bpmn_samples import with_message_and_timer
+from web.extensions import db
 
 
 def test_sweeps__two_workers_fire_each_timer_once(app, login):
-    from engine import clock
-    from web.extensions import db
-
     login("designer").post("process-definitions", data=with_message_and_timer(),
                            headers={"Content-Type": "application/xml"})
     clerk = login("jd_heping")

@@ -63,7 +63,7 @@ def test_task_service__api_member_errors_per_row_and_field(app, login):
                           json={"data": SURVEY, "members": [{"key": "0"}, bad, "not a row"]})
     assert response.status_code == 422
     fields = response.get_json()["error"]["fields"]
-    assert "members-1-id_number" in fields and fields["members-2"] == ["应为对象"]
+    assert "members-1-id_number" in fields and fields["members-2"] == ["应为 JSON 对象"]
     assert clerk.get(f"tasks/{task['id']}").get_json()["status"] == "open"
     # A step without the household table refuses one.
     case.survey()

@@ -1,13 +1,16 @@
-"""Builds the engine for an app from its injected parts: session, script sandbox, calendar, listeners, clock."""
+"""Builds the engine for an app from its injected parts: session, script sandbox, calendar, listeners, clock, and
+where the bpmnlint bundle the deploy checks run is (built into the app's static folder by `npm run build`)."""
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 from flask import Flask
 
 from engine import clock as clock_module
 from engine.calendar import BusinessCalendar
+from engine.lint import configure_bpmnlint
 from engine.models import ClockState
 from engine.runtime import Engine
 from engine.scripting import make_script_engine
@@ -18,6 +21,9 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 
+# The bundle of the modeler's bpmnlint rules, relative to the static folder (written by scripts/build-assets.mjs).
+BPMNLINT_BUNDLE = Path("build") / "bpmnlint-node.cjs"
+
 
 def build_engine(app: Flask) -> Engine:
     engine = Engine(
@@ -27,7 +33,13 @@ def build_engine(app: Flask) -> Engine:
         listeners=[CaseProjection(), DropFinishedDrafts()],
     )
     app.extensions["jiuzhu.engine"] = engine
+    configure_bpmnlint(bpmnlint_bundle(app))
     return engine
+
+
+def bpmnlint_bundle(app: Flask) -> Path | None:
+    """Where this app's bpmnlint bundle is: under its static folder (None when the app serves no static files)."""
+    return Path(app.static_folder) / BPMNLINT_BUNDLE if app.static_folder else None
 
 
 def get_engine(app: Flask) -> Engine:

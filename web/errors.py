@@ -17,6 +17,8 @@ from engine.errors import (
     ScriptError,
 )
 
+from .extensions import db
+
 log = logging.getLogger(__name__)
 
 
@@ -95,8 +97,6 @@ def init_app(app: Flask) -> None:
     def _out_of_range(exc: Exception):
         # A number a client sent that no column can hold (an id or offset beyond 64 bits): their input, not our
         # fault. The request's session is rolled back when it ends.
-        from .extensions import db
-
         db.session.rollback()
         return error_response(422, "validation_error", "数值超出范围")
 

@@ -10,6 +10,9 @@ import threading
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 
+from webhooks.outbound import deliver_due
+
+from .deadlines import deadlines, refresh_calendar
 from .engine_setup import sync_simulated_clock
 from .extensions import db
 
@@ -22,8 +25,6 @@ def sweep_timers() -> int:
 
 def sweep_deadlines() -> int:
     """Reminders, overdue marks and escalations, whole-instance limits (engine.deadlines), on a fresh calendar."""
-    from .deadlines import deadlines, refresh_calendar
-
     refresh_calendar()
     service = deadlines()
     return sum(service.sweep(service.engine.now()).values())
@@ -31,8 +32,6 @@ def sweep_deadlines() -> int:
 
 def sweep_outbox() -> int:
     """Deliver due outbox events to the webhook subscribers (signed, retried with backoff)."""
-    from webhooks.outbound import deliver_due
-
     return deliver_due(db.session, clock=current_app.extensions["jiuzhu.engine"].now)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import String, and_, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
@@ -93,8 +93,6 @@ def copied_cases(user: User):
     user's role (read from the deadline sweep's events; they count as read). The caller joins cases and applies
     the case scope.
     """
-    from sqlalchemy import String, literal, union_all
-
     parts = [select(CaseCopy.case_id.label("case_id"), CaseCopy.created_at.label("at"),
                     CaseCopy.sender.label("sender"), CaseCopy.reason.label("reason"), CaseCopy.note.label("note"),
                     CaseCopy.read_at.label("read_at"), CaseCopy.element_name.label("step"))
@@ -111,8 +109,6 @@ def copied_cases(user: User):
 
 
 def unread_count(session: Session, user: User) -> int:
-    from sqlalchemy import func
-
     return session.scalar(
         select(func.count()).select_from(CaseCopy).join(Case, Case.id == CaseCopy.case_id)
         .where(and_(CaseCopy.recipient == user.username, CaseCopy.read_at.is_(None),

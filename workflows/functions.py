@@ -6,12 +6,14 @@ step that later fails is rolled back with it.
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.clock import SHANGHAI
+from engine.deadlines import Deadlines
 from engine.models import AuditEntry
 from engine.runtime import current_step
 
@@ -87,8 +89,6 @@ def compute_subsidy(household, monthly_income, local_standard, topup_rates=None)
 # step's own time, since scripts cannot read the clock themselves.
 
 def _instant(value, name: str):
-    from datetime import datetime
-
     if value is None:
         return current_step().now
     if isinstance(value, datetime):
@@ -127,8 +127,6 @@ def working_days_between(a, b=None) -> int:
 
 
 def _deadlines():
-    from engine.deadlines import Deadlines
-
     return Deadlines(current_step().engine)
 
 

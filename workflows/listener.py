@@ -1,6 +1,7 @@
 """Keeps each case row in step with its process instance (status, stage, amounts, flags)."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from SpiffWorkflow.util.task import TaskState
@@ -75,8 +76,6 @@ class CaseProjection:
             case.proposed_amount = _money(data["proposed_amount"])
         notice = [w for w in ctx.instance.waiting if w.get("type") == "timer" and w.get("due_at")]
         if notice:
-            from datetime import datetime
-
             case.notice_until = datetime.fromisoformat(notice[0]["due_at"])
         if ctx.instance_completed:
             outcome = data.get("outcome")

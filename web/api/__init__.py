@@ -4,25 +4,24 @@ from __future__ import annotations
 from flask import Flask, jsonify
 
 from ..extensions import db
+from . import (
+    admin,
+    auth,
+    calendar,
+    cases,
+    definitions,
+    docs,
+    instances,
+    meta,
+    reports,
+    tasks,
+    time_limits,
+    webhooks,
+)
 
 
 def register(app: Flask) -> None:
-    from . import (
-        admin,
-        auth,
-        calendar,
-        cases,
-        deadlines,
-        definitions,
-        docs,
-        instances,
-        meta,
-        reports,
-        tasks,
-        webhooks,
-    )
-
-    for module in (auth, meta, definitions, instances, cases, tasks, reports, admin, docs, calendar, deadlines,
+    for module in (auth, meta, definitions, instances, cases, tasks, reports, admin, docs, calendar, time_limits,
                    webhooks):
         app.register_blueprint(module.bp)
     app.register_blueprint(webhooks.admin_bp)

@@ -4,6 +4,7 @@ from flask import Blueprint, jsonify
 from marshmallow import Schema, ValidationError, fields
 
 from engine import clock as clock_module
+from engine.durations import parse_duration
 from engine.errors import Conflict
 
 from ..auth import roles_required
@@ -16,8 +17,6 @@ bp = Blueprint("api_admin", __name__, url_prefix=f"{API_PREFIX}/admin")
 
 class DurationField(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
-        from engine.durations import parse_duration
-
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             return parse_duration(text)

@@ -3,18 +3,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import apply, cases, dashboard, inbox, modeler, notice, pages, tasks
+
 
 def register(app: Flask) -> None:
-    from . import pages
-
-    app.register_blueprint(pages.bp)
-    from . import modeler
-
-    app.register_blueprint(modeler.bp)
-    from . import apply, cases, inbox, notice, tasks
-
-    for module in (inbox, tasks, cases, notice, apply):
+    # Order matters: the tasks blueprint's upload limit must run before CSRFProtect reads the form.
+    for module in (pages, modeler, inbox, tasks, cases, notice, apply, dashboard):
         app.register_blueprint(module.bp)
-    from . import dashboard
-
-    app.register_blueprint(dashboard.bp)

@@ -6,12 +6,14 @@ page's CSRF token); versions, differences and migration are server-rendered page
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
+from engine.clock import SHANGHAI
 from engine.deploy import list_definitions, versions_of
 from engine.errors import EngineError
 from engine.migration import migrate_many, preview, select_instances
@@ -22,25 +24,15 @@ from workflows.roles import ROLES, TASK_ROLES
 
 from ..extensions import db
 from .common import page_user, roles_required
+from .labels import ACTIONS
 
 bp = Blueprint("modeler", __name__, url_prefix="/modeler")
 
 DESIGNERS = ("process_designer",)
 
 
-ACTIONS = {
-    "process_started": "发起", "process_completed": "流程结束", "task_claimed": "认领", "task_unclaimed": "取消认领",
-    "task_completed": "办结", "message_received": "收到消息", "timer_fired": "定时器到期", "comment": "意见",
-    "migrated": "迁移到新版本",
-}
-
-
 def _beijing(value) -> str:
     """An instant (datetime or ISO string) as Beijing wall time, minutes."""
-    from datetime import datetime
-
-    from engine.clock import SHANGHAI
-
     if not value:
         return ""
     if isinstance(value, str):
@@ -53,8 +45,6 @@ def _beijing(value) -> str:
 
 @bp.context_processor
 def _globals():
-    from engine.clock import SHANGHAI
-
     return {"shanghai": SHANGHAI, "beijing": _beijing, "action_names": ACTIONS}
 
 
@@ -250,6 +240,4 @@ def find_instance():
     value = (request.args.get("id") or "").strip()
     if not value.isdecimal():
         abort(404)
-    from flask import redirect
-
     return redirect(url_for("modeler.instance", instance_id=int(value)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
 from engine.errors import EngineError
 
@@ -59,8 +59,6 @@ def logout():
 @bp.get("/")
 @login_required
 def home():
-    from flask import current_app
-
     user = page_user()
     endpoint = HOME_OF_ROLE.get(user.role, "inbox.index")
     if endpoint in current_app.view_functions:

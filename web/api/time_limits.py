@@ -18,7 +18,7 @@ from ..deadlines import deadlines
 from ..extensions import db
 from .common import API_PREFIX, doc, engine, iso, json_body, load
 
-bp = Blueprint("api_deadlines", __name__, url_prefix=API_PREFIX)
+bp = Blueprint("api_time_limits", __name__, url_prefix=API_PREFIX)
 
 
 class UrgeRequest(Schema):

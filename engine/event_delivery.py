@@ -1,0 +1,97 @@
+"""Delivering what an instance waits for (engine/waiting.py): a BPMN message, its due timers, and the timer sweep.
+
+`sweep_timers` is the background job (DESIGN decision 5): it steps each instance with a due timer under
+`skip_locked`, so workers side by side never queue on one row; a broken instance is logged and postponed, never
+stops the sweep.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from sqlalchemy import select, update
+
+from .errors import Conflict, StaleState
+from .models import InstanceStatus, ProcessInstance
+from .step import NothingDue, StepContext, StepKernel
+from .waiting import message_definition, waiting_of
+
+log = logging.getLogger(__name__)
+
+# How long a timer whose step failed waits before the sweep tries it again.
+RETRY_FAILED_TIMER_AFTER = timedelta(minutes=5)
+
+
+class EventDelivery(StepKernel):
+    def send_message(self, instance_id: int, name: str, payload: Any, *, actor: str | None = None) -> None:
+        def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
+            # Spiff matches events by class as well as name, so reuse the waiting event's own definition.
+            definition = message_definition(workflow, name)
+            if definition is None:
+                raise Conflict(f"流程实例当前未在等待消息 {name}")
+            try:
+                workflow.send_event(BpmnEvent(definition, payload=payload))
+            except WorkflowException as exc:
+                raise Conflict(f"流程实例当前未在等待消息 {name}") from exc
+            ctx.audit("message_received", element_name=name, detail={"name": name})
+
+        self.step(instance_id, actor, "message", action)
+
+    def fire_timers(self, instance_id: int, *, skip_locked: bool = False) -> bool:
+        """Run an instance's due timers; with `skip_locked`, an instance another worker holds is left alone.
+
+        Returns whether the instance was stepped.
+        """
+
+        def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
+            due = [item for item in waiting_of(workflow) if item["type"] == "timer" and item.get("due_at")
+                   and datetime.fromisoformat(item["due_at"]) <= ctx.now]
+            if not due:
+                raise NothingDue()  # another worker fired it already: write nothing
+            for item in due:
+                ctx.audit("timer_fired", element_id=item["element_id"], element_name=item.get("name"),
+                          detail={"due_at": item["due_at"]})
+            workflow.refresh_timers()
+            # A fired timer leaves its task READY; the engine steps run it, and their closing refresh may make a
+            # further timer due, which needs one more round.
+            workflow.do_engine_steps()
+
+        try:
+            return self.step(instance_id, "system", "timer", action, skip_locked=skip_locked) is not None
+        except NothingDue:
+            return False
+
+    def due_timer_instances(self, now: datetime, limit: int = 100) -> list[int]:
+        return list(
+            self.session.scalars(
+                select(ProcessInstance.id)
+                .where(ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_timer_at <= now)
+                .order_by(ProcessInstance.next_timer_at)
+                .limit(limit)
+            )
+        )
+
+    def sweep_timers(self, limit: int = 500) -> int:
+        """Fire every due timer; one broken instance is logged and retried later, never stops the sweep."""
+        now = self.now()
+        handled = 0
+        for instance_id in self.due_timer_instances(now, limit):
+            try:
+                if self.fire_timers(instance_id, skip_locked=True):
+                    handled += 1
+            except StaleState:
+                continue  # another worker stepped it first
+            except Exception:
+                log.exception("timer of instance %s failed; retrying later", instance_id)
+                self._postpone_timer(instance_id, now + RETRY_FAILED_TIMER_AFTER)
+        return handled
+
+    def _postpone_timer(self, instance_id: int, until: datetime) -> None:
+        session = self.session
+        with self._transaction(session):
+            session.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                            .values(next_timer_at=until, version=ProcessInstance.version + 1))
