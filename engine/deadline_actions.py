@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from .audit import AuditAction
 from .deadline_policy import EPSILON, iso, overdue_working_days, recipients_of_task
 from .deadline_records import SYSTEM, DeadlineRecords
 from .errors import Conflict, InvalidInput, NotFound
@@ -44,7 +45,7 @@ class DeadlineActions(DeadlineRecords):
             text = (message or "").strip() or None
             if not self._record(task, DeadlineEventKind.URGED, number, now, actor=actor, message=text,
                                 target_role=recipients.get("role"), target_user=recipients.get("assignee"),
-                                audit_action="task_urged", event_type="task.urged",
+                                audit_action=AuditAction.TASK_URGED, event_type="task.urged",
                                 payload={"recipients": recipients, "by": actor, "message": text,
                                          "overdue_working_days": overdue_working_days(self.calendar, task.due_at,
                                                                                       now)}):
@@ -99,7 +100,7 @@ class DeadlineActions(DeadlineRecords):
             .values(paused_at=now)
             .execution_options(synchronize_session="fetch")
         )
-        self._history(session, step, instance, now, actor, "deadlines_paused", opinion=reason)
+        self._history(session, step, instance, now, actor, AuditAction.DEADLINES_PAUSED, opinion=reason)
         self._event(step, "process.deadlines_paused", {"reason": reason, "by": actor}, now, instance)
 
     def resume_in_step(self, session: Session, instance: ProcessInstance, now: datetime, *, actor: str | None,
@@ -136,7 +137,7 @@ class DeadlineActions(DeadlineRecords):
             instance.due_at = calendar.shift_by_pause(instance.due_at, paused_from, now)
         instance.paused_at = None
         detail = {"paused_working_days": covered, "due_at": iso(instance.due_at)}
-        self._history(session, step, instance, now, actor, "deadlines_resumed", opinion=reason, detail=detail)
+        self._history(session, step, instance, now, actor, AuditAction.DEADLINES_RESUMED, opinion=reason, detail=detail)
         self._event(step, "process.deadlines_resumed", dict(detail, by=actor), now, instance)
         return covered
 
@@ -149,7 +150,7 @@ class DeadlineActions(DeadlineRecords):
         instance.time_limit_days, instance.time_limit_max_days = days, limit
         instance.due_at = self.calendar.add_working_days(now, days)
         instance.overdue_at = None
-        self._history(session, step, instance, now, SYSTEM, "time_limit_set",
+        self._history(session, step, instance, now, SYSTEM, AuditAction.TIME_LIMIT_SET,
                       detail={"time_limit_days": days, "time_limit_max_days": limit, "due_at": iso(instance.due_at)})
         return instance.due_at
 
@@ -170,7 +171,7 @@ class DeadlineActions(DeadlineRecords):
             instance.overdue_at = None
         detail = {"from_days": current, "time_limit_days": days, "from_due_at": iso(before),
                   "due_at": iso(instance.due_at)}
-        self._history(session, step, instance, now, actor, "time_limit_extended", opinion=reason, detail=detail)
+        self._history(session, step, instance, now, actor, AuditAction.TIME_LIMIT_EXTENDED, opinion=reason, detail=detail)
         self._event(step, "process.time_limit_extended", dict(detail, by=actor, reason=reason), now, instance)
         return instance.due_at
 

@@ -22,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.orm import load_only
 
+from .audit import AuditAction
 from .deadline_policy import escalation_due, iso, overdue_working_days, recipients_of_task
 from .deadline_records import SYSTEM, DeadlineRecords
 from .models import AuditEntry, DeadlineEventKind, HumanTask, InstanceStatus, ProcessInstance, TaskStatus
@@ -124,7 +125,7 @@ class DeadlineSweeps(DeadlineRecords):
         recipients = recipients_of_task(task)
         self._record(task, DeadlineEventKind.REMINDER, 0, now, target_role=recipients.get("role"),
                      target_user=recipients.get("assignee"),
-                     audit_action="task_reminded", event_type="task.reminder",
+                     audit_action=AuditAction.TASK_REMINDED, event_type="task.reminder",
                      payload={"recipients": recipients, "remind_at": iso(task.remind_at)})
         return True
 
@@ -153,12 +154,12 @@ class DeadlineSweeps(DeadlineRecords):
         age = overdue_working_days(self.calendar, task.due_at, now)
         if level == 0:
             self._record(task, DeadlineEventKind.OVERDUE, 0, now, target_role=task.role,
-                         target_user=task.assignee, audit_action="task_overdue", event_type="task.overdue",
+                         target_user=task.assignee, audit_action=AuditAction.TASK_OVERDUE, event_type="task.overdue",
                          payload={"recipients": recipients_of_task(task), "overdue_working_days": age})
         if target:
             recipients = policy.recipients(target, task.district, task.street, task.community)
             self._record(task, DeadlineEventKind.ESCALATED, new_level, now, target_role=target,
-                         audit_action="task_escalated", event_type="task.escalated",
+                         audit_action=AuditAction.TASK_ESCALATED, event_type="task.escalated",
                          payload={"recipients": recipients, "from_level": level, "overdue_working_days": age,
                                   "next_escalation_at": iso(values["next_escalation_at"])})
         return True
@@ -175,7 +176,7 @@ class DeadlineSweeps(DeadlineRecords):
             return False
         detail = {"due_at": iso(instance.due_at), "time_limit_days": instance.time_limit_days,
                   "time_limit_max_days": instance.time_limit_max_days}
-        self.session.add(AuditEntry(instance_id=instance.id, at=now, actor=SYSTEM, action="process_overdue",
+        self.session.add(AuditEntry(instance_id=instance.id, at=now, actor=SYSTEM, action=AuditAction.PROCESS_OVERDUE,
                                     detail=detail))
         recipients = None
         if self.policy.instance_overdue_role:

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import select, update
 
+from .audit import AuditAction
 from .errors import Conflict, StaleState
 from .models import InstanceStatus, ProcessInstance
 from .step import NothingDue, StepContext, StepKernel
@@ -37,7 +38,7 @@ class EventDelivery(StepKernel):
                 workflow.send_event(BpmnEvent(definition, payload=payload))
             except WorkflowException as exc:
                 raise Conflict(f"流程实例当前未在等待消息 {name}") from exc
-            ctx.audit("message_received", element_name=name, detail={"name": name})
+            ctx.audit(AuditAction.MESSAGE_RECEIVED, element_name=name, detail={"name": name})
 
         self.step(instance_id, actor, "message", action)
 
@@ -53,7 +54,7 @@ class EventDelivery(StepKernel):
             if not due:
                 raise NothingDue()  # another worker fired it already: write nothing
             for item in due:
-                ctx.audit("timer_fired", element_id=item["element_id"], element_name=item.get("name"),
+                ctx.audit(AuditAction.TIMER_FIRED, element_id=item["element_id"], element_name=item.get("name"),
                           detail={"due_at": item["due_at"]})
             workflow.refresh_timers()
             # A fired timer leaves its task READY; the engine steps run it, and their closing refresh may make a

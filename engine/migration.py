@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
+from .audit import AuditAction
 from .errors import Conflict, EngineError, InvalidInput, NotFound
 from .models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
 from .runtime import Engine, StepContext, waiting_of
@@ -299,7 +300,7 @@ def migrate(engine: Engine, instance_id: int, target_version: int, *, actor: str
                                  tasks=tasks, migrated=True)
         _update_projection(engine, ctx, workflow, result, loaded.user_tasks, keep_deadlines)
         result.steps_after = steps_of(workflow)
-        ctx.audit("migrated", detail={
+        ctx.audit(AuditAction.MIGRATED, detail={
             "from_version": from_version, "to_version": to_version, "keep_timers": keep_timers,
             "keep_deadlines": keep_deadlines,
             "tasks": [{"element_id": t.element_id, "action": t.action, "due_before": t.due_before,

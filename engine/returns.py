@@ -24,6 +24,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from .audit import AuditAction
 from .errors import Conflict, InvalidInput, NotFound
 from .models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 from .runtime import Engine, StepContext, open_task_for, ready_spiff_task
@@ -164,7 +165,7 @@ def return_task(engine: Engine, task_id: int, *, actor: str, to: str, reason: st
         task.completed_by = actor
         task.outcome = "returned"
         ctx.session.flush()
-        ctx.audit("task_returned", task_id=task.id, element_id=task.element_id, element_name=task.name,
+        ctx.audit(AuditAction.TASK_RETURNED, task_id=task.id, element_id=task.element_id, element_name=task.name,
                   opinion=reason, detail={"to": target.element_id, "to_name": target.name, "assignee": assign_to})
         ctx.emit("task.returned", {"task_id": task.id, "element_id": task.element_id, "actor": actor,
                                    "to": target.element_id, "assignee": assign_to})

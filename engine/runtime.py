@@ -20,6 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .audit import AuditAction
 from .errors import NotFound
 from .event_delivery import EventDelivery
 from .loading import Calendar, LoadedSpec, WorkflowCache
@@ -83,7 +84,7 @@ class Engine(TaskActions, EventDelivery):
             session.add(instance)
             session.flush()  # the id is needed by the projection and by script functions
             ctx = StepContext(self, session, instance, now, started_by, "start")
-            ctx.audit("process_started", detail={"process_key": definition.key, "version": definition.version})
+            ctx.audit(AuditAction.PROCESS_STARTED, detail={"process_key": definition.key, "version": definition.version})
             ctx.emit("process.started", {"process_key": definition.key, "version": definition.version})
             self._run(ctx, workflow, lambda wf: None)
         self._workflows.put(instance.id, instance.version, workflow)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from .audit import AuditAction
 from .errors import Conflict, InvalidInput, NotFound, ScriptError, StaleState
 from .models import (
     AuditEntry,
@@ -213,7 +214,7 @@ class StepKernel(TaskProjection):
             instance.completed_at = ctx.now
             instance.next_timer_at = None
             ctx.instance_completed = True
-            ctx.audit("process_completed")
+            ctx.audit(AuditAction.PROCESS_COMPLETED)
             ctx.emit("process.completed", {"process_key": instance.process_key})
         instance.state = dump_state(workflow)
 

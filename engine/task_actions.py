@@ -16,6 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import CursorResult, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .audit import AuditAction
 from .errors import Conflict, InvalidInput, NotFound
 from .models import AuditEntry, HumanTask, TaskStatus
 from .step import StepContext, StepKernel
@@ -68,7 +69,7 @@ class TaskActions(StepKernel):
                 spiff_task.set_data(**dict(data))
             spiff_task.run()
             ctx.completed_task = task
-            ctx.audit("task_completed", task_id=task.id, element_id=task.element_id, element_name=task.name,
+            ctx.audit(AuditAction.TASK_COMPLETED, task_id=task.id, element_id=task.element_id, element_name=task.name,
                       opinion=opinion, detail={"outcome": outcome} if outcome else None)
             ctx.emit("task.completed", {"task_id": task.id, "element_id": task.element_id, "actor": actor,
                                         "outcome": outcome})
@@ -95,7 +96,7 @@ class TaskActions(StepKernel):
                     return task
                 raise Conflict("该任务已办结" if task.status != TaskStatus.OPEN else f"该任务已由 {task.assignee} 认领")
             session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=actor,
-                                   action="task_claimed", element_id=task.element_id, element_name=task.name))
+                                   action=AuditAction.TASK_CLAIMED, element_id=task.element_id, element_name=task.name))
         return task
 
     def unclaim(self, task_id: int, actor: str, *, force: bool = False) -> HumanTask:
@@ -113,7 +114,7 @@ class TaskActions(StepKernel):
             if result.rowcount != 1:
                 raise Conflict("只有认领人可以退回认领的待办任务")
             session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=actor,
-                                   action="task_unclaimed", element_id=task.element_id, element_name=task.name))
+                                   action=AuditAction.TASK_UNCLAIMED, element_id=task.element_id, element_name=task.name))
         return task
 
     def comment(self, task_id: int, actor: str, text: str) -> AuditEntry:
@@ -125,7 +126,7 @@ class TaskActions(StepKernel):
             if task is None:
                 raise NotFound("任务不存在")
             entry = AuditEntry(instance_id=task.instance_id, task_id=task.id, at=self.now(), actor=actor,
-                               action="comment", element_id=task.element_id, element_name=task.name,
+                               action=AuditAction.COMMENT, element_id=task.element_id, element_name=task.name,
                                opinion=text.strip())
             session.add(entry)
         return entry

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from engine.errors import InvalidInput, NotFound
 from engine.models import AuditEntry, HumanTask
 
+from .audit_actions import CaseAction
 from .models import Attachment, Case
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -146,7 +147,7 @@ def attach_to_task(session: Session, folder: Path, stream: BinaryIO, filename: s
     row = save_attachment(session, folder, stream, filename, case=case, task=task, user=user, now=now)
     try:
         session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user,
-                               action="attachment_uploaded", element_id=task.element_id, element_name=task.name,
+                               action=CaseAction.ATTACHMENT_UPLOADED, element_id=task.element_id, element_name=task.name,
                                detail={"name": row.original_name, "size": row.size}))
         session.commit()
     except BaseException:

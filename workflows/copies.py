@@ -26,6 +26,7 @@ from engine.models import AuditEntry, DeadlineEventKind, HumanTask, TaskDeadline
 from engine.runtime import Engine
 
 from . import access
+from .audit_actions import CaseAction
 from .listener import case_id_of
 from .models import Case, CaseCopy, User
 from .roles import TASK_ROLES
@@ -78,7 +79,7 @@ def copy_case(session: Session, engine: Engine, *, user: User, task: HumanTask, 
     rows = [record_copy(session, case_id=case.id, recipient=n, sender=user.username, reason="copied", now=now,
                         task=task, note=note) for n in dict.fromkeys(names)]
     session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
-                           action="case_copied", element_id=task.element_id, element_name=task.name, opinion=note,
+                           action=CaseAction.CASE_COPIED, element_id=task.element_id, element_name=task.name, opinion=note,
                            detail={"to": list(dict.fromkeys(names))}))
     engine.emit(session, "case.copied", {"case_id": case.id, "task_id": task.id, "from": user.username,
                                          "to": list(dict.fromkeys(names))}, now=now)

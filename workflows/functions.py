@@ -18,6 +18,7 @@ from engine.models import AuditEntry
 from engine.runtime import current_step
 
 from . import subsidy
+from .audit_actions import CaseAction
 from .models import SpotCheckTally
 from .sampling import must_visit
 
@@ -62,7 +63,7 @@ def spot_check_required(district, mandatory) -> bool:
         visit = must_visit(tally.decided, tally.visited, bool(mandatory), _rng)
         tally.decided += 1
         tally.visited += int(visit)
-    ctx.audit("spot_check_selected", detail={"visit": visit, "mandatory": bool(mandatory), "month": month,
+    ctx.audit(CaseAction.SPOT_CHECK_SELECTED, detail={"visit": visit, "mandatory": bool(mandatory), "month": month,
                                              "repeat": earlier is not None})
     return visit
 

@@ -16,6 +16,7 @@ from engine.models import AuditEntry, HumanTask, TaskStatus
 from engine.runtime import Engine
 
 from .. import access
+from ..audit_actions import CaseAction
 from ..copies import REASONS, record_copy
 from ..listener import case_id_of
 from ..models import Case, User
@@ -66,7 +67,7 @@ def hand_over(session: Session, engine: Engine, *, user: User, task: HumanTask, 
         if result.rowcount != 1:
             raise Conflict("该任务已办结或已被他人认领，请刷新后重试")
         session.add(AuditEntry(instance_id=task.instance_id, task_id=task.id, at=now, actor=user.username,
-                               action=f"task_{kind}", element_id=task.element_id, element_name=task.name,
+                               action=CaseAction(f"task_{kind}"), element_id=task.element_id, element_name=task.name,
                                opinion=reason, detail={"from": user.username, "to": target.username}))
         engine.emit(session, f"task.{kind}", {"task_id": task.id, "from": user.username,
                                               "to": target.username}, now=now)

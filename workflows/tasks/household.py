@@ -19,6 +19,7 @@ from engine.runtime import StepContext
 from engine.task_data import set_data_everywhere
 
 from .. import messages
+from ..audit_actions import CaseAction
 from ..cases import MemberSchema
 from ..idcard import birth_date_of, mask_id_number
 from ..models import Case
@@ -126,7 +127,7 @@ def household_writer(case_id: int, task: HumanTask, members: list[dict]) -> Call
         case.household = household
         case.household_size = len(members)
         case.updated_at = ctx.now
-        ctx.audit("household_updated", task_id=task.id, element_id=task.element_id, element_name=task.name,
+        ctx.audit(CaseAction.HOUSEHOLD_UPDATED, task_id=task.id, element_id=task.element_id, element_name=task.name,
                   detail={"members_before": len(before), "members_after": len(members)})
 
     return write
