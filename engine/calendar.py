@@ -3,15 +3,24 @@
 A working day is Monday-Friday, minus the public holidays and plus the make-up workdays (调休上班) that the
 General Office of the State Council publishes each year. Those come from the `chinese_calendar` package for the
 years its tables cover (2004-2026 in version 1.11.0; its 2026 entries match 国务院办公厅关于2026年部分节假日安排的通知
-of 2025-11-04). Any other year falls back to plain Monday-Friday and `covers(year)` is False so the application can
-warn. Local decisions (an office closed for a typhoon, an extra duty Saturday) are injected as overrides.
+of 2025-11-04). A year the package does not know can be *imported* from the State Council notice: its holidays and
+make-up workdays become overrides and the year is passed in `covered_years`. Any other year falls back to plain
+Monday-Friday and `covers(year)` is False, so the application can warn (`uncovered_years`, `coverage_warnings`).
+Local decisions (an office closed for a typhoon, an extra duty Saturday) are injected as overrides.
+
+`parse_year_file` reads such an imported arrangement (CSV or JSON, see docs/deadlines.md) and reports every bad
+line at once.
 
 Deadlines follow the administrative convention: the day the clock starts is not counted, and the period ends at
 24:00 of the last day, represented as 00:00 of the following calendar day.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import chinese_calendar
@@ -24,6 +33,11 @@ _ONE_DAY = timedelta(days=1)
 # hard-coding it, so that upgrading the package extends coverage without touching this module.
 _FIRST_YEAR: int = min(chinese_calendar.holidays).year
 _LAST_YEAR: int = max(chinese_calendar.holidays).year
+
+
+def official_years() -> range:
+    """The years of the official table shipped with the installed chinese_calendar."""
+    return range(_FIRST_YEAR, _LAST_YEAR + 1)
 
 
 def _official_workday(d: date) -> bool:
@@ -56,7 +70,8 @@ class BusinessCalendar:
     of overrides rather than building one per call.
     """
 
-    def __init__(self, overrides: Mapping[date, bool] | None = None):
+    def __init__(self, overrides: Mapping[date, bool] | None = None, covered_years: Iterable[int] = ()):
+        self.imported_years: frozenset[int] = frozenset(int(y) for y in covered_years)
         for day in overrides or {}:
             # datetime is a subclass of date but never equal to one, so such a key would silently never match.
             if isinstance(day, datetime) or not isinstance(day, date):
@@ -70,8 +85,26 @@ class BusinessCalendar:
         return self._workday(d)
 
     def covers(self, year: int) -> bool:
-        """Whether the official holiday arrangement of `year` is known (overrides do not count)."""
-        return _FIRST_YEAR <= year <= _LAST_YEAR
+        """Whether the holiday arrangement of `year` is known: the official table, or a year imported by an admin.
+
+        Single-day overrides do not count: one typhoon day says nothing about Spring Festival."""
+        return _FIRST_YEAR <= year <= _LAST_YEAR or year in self.imported_years
+
+    def coverage(self, year: int) -> str:
+        """`official`, `imported` or `none`."""
+        if _FIRST_YEAR <= year <= _LAST_YEAR:
+            return "official"
+        return "imported" if year in self.imported_years else "none"
+
+    def uncovered_years(self, first: date | datetime, last: date | datetime) -> list[int]:
+        """The years from `first` to `last` (either order; instants are read as Asia/Shanghai dates) not covered."""
+        a, b = (_local_date(x) if isinstance(x, datetime) else x for x in (first, last))
+        low, high = min(a.year, b.year), max(a.year, b.year)
+        return [year for year in range(low, high + 1) if not self.covers(year)]
+
+    def coverage_warnings(self, first: date | datetime, last: date | datetime) -> list[str]:
+        """Chinese sentences, one per year of the span whose holiday arrangement is not known."""
+        return [uncovered_year_warning(year) for year in self.uncovered_years(first, last)]
 
     def add_working_days(self, start: datetime, n: int) -> datetime:
         """The deadline for "within `n` working days of `start`".
@@ -168,3 +201,168 @@ class BusinessCalendar:
             if self._workday(day):
                 n -= 1
         return day
+
+
+def uncovered_year_warning(year: int) -> str:
+    return (f"{year} 年的法定节假日与调休安排尚未录入，该年按周一至周五计算工作日，期限可能不准确；"
+            f"请管理员导入国务院办公厅公布的 {year} 年安排（jiuzhu calendar import 或 POST /api/v1/calendar/years/{year}）")
+
+
+# --- an imported year's arrangement -------------------------------------------------------------------------------
+
+MAX_YEAR_FILE_BYTES = 64 * 1024
+_KINDS = {"holiday": False, "放假": False, "休息": False, "休": False,
+          "workday": True, "上班": True, "调休": True, "班": True}
+
+
+@dataclass
+class YearArrangement:
+    """One year's holidays (False) and make-up workdays (True), with notes."""
+
+    year: int
+    days: dict[date, bool] = field(default_factory=dict)
+    notes: dict[date, str | None] = field(default_factory=dict)
+
+
+class YearFileError(ValueError):
+    """A year file that cannot be imported; `problems` maps "第 N 行" (or a field) to messages."""
+
+    def __init__(self, message: str, problems: dict[str, list[str]]):
+        super().__init__(message)
+        self.message = message
+        self.problems = problems
+
+
+def _line_key(number: int | None) -> str:
+    return f"第 {number} 行" if number is not None else "file"
+
+
+def parse_year_file(content: bytes | str, year: int | None = None, *, kind: str | None = None) -> YearArrangement:
+    """Read a year's arrangement from CSV (`date,kind[,note]`) or JSON (`{year, days: [{date, kind, note?}]}`).
+
+    `year` is the year being imported (from the URL); None takes it from the file (JSON `year`, or the dates).
+    `kind` is "csv" or "json"; None guesses from the first character. Every problem of the file is collected and
+    raised together as YearFileError, keyed by line ("第 N 行"; for JSON the item number)."""
+    if isinstance(content, bytes):
+        if len(content) > MAX_YEAR_FILE_BYTES:
+            raise YearFileError("日历文件过大", {"file": [f"不能超过 {MAX_YEAR_FILE_BYTES // 1024} KB"]})
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise YearFileError("日历文件须为 UTF-8 编码", {"file": ["不是 UTF-8 编码的文本"]}) from exc
+    else:
+        text = content.removeprefix("\ufeff")
+    if len(text.encode("utf-8")) > MAX_YEAR_FILE_BYTES:
+        raise YearFileError("日历文件过大", {"file": [f"不能超过 {MAX_YEAR_FILE_BYTES // 1024} KB"]})
+    if kind is None:
+        kind = "json" if text.lstrip().startswith(("{", "[")) else "csv"
+    rows = _json_rows(text, year) if kind == "json" else _csv_rows(text)
+    return _arrangement(rows, year)
+
+
+def _csv_rows(text: str) -> list[tuple[int | None, dict]]:
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise YearFileError("日历文件为空", {"file": ["没有任何日期"]})
+    header_number, header = lines[0]
+    columns = [c.strip().lower() for c in next(csv.reader([header]))]
+    rows: list[tuple[int | None, dict]] = []
+    if columns[:2] != ["date", "kind"] or not set(columns) <= {"date", "kind", "note"}:
+        raise YearFileError("日历文件的表头有误", {_line_key(header_number): [
+            "表头须为 date,kind,note（note 可省略）"]})
+    for number, line in lines[1:]:
+        values = next(csv.reader(io.StringIO(line)), [])
+        if len(values) > len(columns):
+            rows.append((number, {"_error": f"列数过多：应为 {len(columns)} 列，实为 {len(values)} 列"}))
+            continue
+        rows.append((number, dict(zip(columns, (v.strip() for v in values), strict=False))))
+    return rows
+
+
+def _json_rows(text: str, year: int | None) -> list[tuple[int | None, dict]]:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise YearFileError("日历文件不是合法的 JSON", {"file": [f"JSON 无法解析：{exc}"]}) from exc
+    if isinstance(document, list):
+        document = {"days": document}
+    if not isinstance(document, dict) or not isinstance(document.get("days"), list):
+        raise YearFileError("日历文件格式有误", {"days": ["须为 {\"year\": 2027, \"days\": [...]} 形式的列表"]})
+    file_year = document.get("year")
+    if file_year is not None:
+        if not isinstance(file_year, int) or isinstance(file_year, bool):
+            raise YearFileError("日历文件格式有误", {"year": ["须为整数年份"]})
+        if year is not None and file_year != year:
+            raise YearFileError("年份不一致", {"year": [f"文件写的是 {file_year} 年，导入的是 {year} 年"]})
+    rows: list[tuple[int | None, dict]] = []
+    for number, item in enumerate(document["days"], 1):
+        if not isinstance(item, dict):
+            rows.append((number, {"_error": "须为 {date, kind, note?} 对象"}))
+        else:
+            rows.append((number, {k: (v if v is None or isinstance(v, str) else str(v)) for k, v in item.items()}))
+    if file_year is not None and year is None:
+        rows.insert(0, (None, {"_year": str(file_year)}))
+    return rows
+
+
+def _arrangement(rows: list[tuple[int | None, dict]], year: int | None) -> YearArrangement:
+    problems: dict[str, list[str]] = {}
+    parsed: list[tuple[int | None, date, bool, str | None]] = []
+    if rows and "_year" in rows[0][1]:
+        year = int(rows.pop(0)[1]["_year"])
+    for number, row in rows:
+        errors = problems.setdefault(_line_key(number), [])
+        if "_error" in row:
+            errors.append(row["_error"])
+            continue
+        unknown = set(row) - {"date", "kind", "note"}
+        if unknown:
+            errors.append(f"未知字段：{', '.join(sorted(unknown))}")
+        text_day, text_kind, note = (row.get("date") or "").strip(), (row.get("kind") or "").strip(), row.get("note")
+        day = None
+        if not text_day:
+            errors.append("缺少日期（date）")
+        else:
+            try:
+                day = date.fromisoformat(text_day)
+                if len(text_day) != 10:
+                    raise ValueError(text_day)
+            except ValueError:
+                errors.append(f"日期 {text_day} 无效，须为 YYYY-MM-DD")
+                day = None
+        workday = _KINDS.get(text_kind.lower())
+        if not text_kind:
+            errors.append("缺少类型（kind）：holiday（放假）或 workday（调休上班）")
+        elif workday is None:
+            errors.append(f"类型 {text_kind} 无效，须为 holiday（放假）或 workday（调休上班）")
+        if note is not None and len(note) > 200:
+            errors.append("备注不能超过 200 个字")
+        if day is not None and workday is not None and not errors:
+            parsed.append((number, day, workday, (note or "").strip() or None))
+    if year is None and parsed:
+        years = sorted({day.year for _, day, _, _ in parsed})
+        if len(years) > 1:
+            problems.setdefault("file", []).append(
+                f"一个文件只能导入一年，文件中有 {', '.join(map(str, years))} 年的日期")
+        year = years[0]
+    arrangement = YearArrangement(year=year or 0)
+    first_line: dict[date, int | None] = {}
+    for number, day, workday, note in parsed:
+        if year is not None and day.year != year:
+            problems[_line_key(number)].append(f"日期 {day.isoformat()} 不属于 {year} 年")
+        elif day in first_line:
+            problems[_line_key(number)].append(f"日期 {day.isoformat()} 重复（已见于{_line_key(first_line[day])}）")
+        else:
+            first_line[day] = number
+            arrangement.days[day] = workday
+            arrangement.notes[day] = note
+    if len(rows) > 366:
+        problems.setdefault("file", []).append("一年最多 366 行")
+    problems = {key: messages for key, messages in problems.items() if messages}
+    if not problems and not arrangement.days:
+        problems["file"] = ["没有任何日期"]
+    if problems:
+        count = sum(len(m) for m in problems.values())
+        raise YearFileError(f"日历文件有 {count} 处错误，未导入", problems)
+    return arrangement

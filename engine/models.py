@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .audit import AuditActionType
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -299,7 +301,7 @@ class AuditEntry(Base):
     task_id: Mapped[int | None] = mapped_column(IdType)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str | None] = mapped_column(String(100))
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(AuditActionType())  # a declared action (engine.audit), never free text
     element_id: Mapped[str | None] = mapped_column(String(200))
     element_name: Mapped[str | None] = mapped_column(String(200))
     opinion: Mapped[str | None] = mapped_column(Text)
@@ -342,6 +344,21 @@ class CalendarOverride(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     is_workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class CalendarYear(Base):
+    """A year whose official holiday arrangement an admin imported (its days are rows of calendar_overrides).
+
+    The official table of the calendar library covers its own years; a row here makes the calendar treat `year` as
+    covered too, so deadlines in it no longer come with a warning."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    days: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    imported_by: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(String(200))
 
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.calendar import BusinessCalendar
+from engine.calendar import BusinessCalendar, YearFileError, official_years, parse_year_file
 
 SH = ZoneInfo("Asia/Shanghai")
 ONE_DAY = timedelta(days=1)
@@ -190,6 +190,87 @@ def test_uncovered_year_falls_back_to_plain_weekdays(cal):
     assert [cal.is_workday(d) for d in days("2099-09-28", "2099-10-04")] == [True] * 5 + [False] * 2
     assert cal.add_working_days(sh(2099, 9, 30, 10), 1) == sh(2099, 10, 2)
     assert cal.add_working_days(sh(2099, 10, 2, 10), 1) == sh(2099, 10, 6)  # Friday -> Monday
+
+
+def test_coverage_names_the_uncovered_years(cal):
+    assert official_years() == range(2004, 2027)
+    assert cal.coverage(2026) == "official" and cal.coverage(2027) == "none"
+    assert cal.uncovered_years(date(2026, 12, 1), date(2028, 1, 5)) == [2027, 2028]
+    assert cal.uncovered_years(sh(2026, 12, 31, 23), sh(2026, 12, 31, 23, 59)) == []
+    # Instants are read in Shanghai: 2026-12-31 16:30 UTC is already 2027 there.
+    assert cal.uncovered_years(datetime(2026, 12, 31, 16, 30, tzinfo=UTC), sh(2026, 12, 31)) == [2027]
+    warnings = cal.coverage_warnings(date(2026, 11, 1), date(2027, 2, 1))
+    assert len(warnings) == 1 and "2027 年" in warnings[0] and "jiuzhu calendar import" in warnings[0]
+    assert cal.coverage_warnings(date(2026, 1, 1), date(2026, 12, 31)) == []
+
+
+def test_an_imported_year_counts_as_covered_and_its_days_apply():
+    imported = BusinessCalendar({date(2027, 10, 1): False, date(2027, 9, 26): True}, covered_years=[2027])
+    assert imported.covers(2027) and imported.coverage(2027) == "imported"
+    assert imported.coverage_warnings(date(2027, 1, 1), date(2027, 12, 31)) == []
+    assert not imported.is_workday(date(2027, 10, 1)) and imported.is_workday(date(2027, 9, 26))
+    # Single-day overrides alone do not make a year covered.
+    assert not BusinessCalendar({date(2027, 10, 1): False}).covers(2027)
+
+
+# --- year files (an imported arrangement) ---------------------------------------------------------------------
+
+
+def test_year_file_csv_with_comments_notes_and_chinese_kinds():
+    text = "# 示例\ndate,kind,note\n2027-01-01,holiday,元旦\n2027-02-14,上班,春节调休\n\n2027-02-08,放假,\n"
+    arrangement = parse_year_file(text.encode(), 2027)
+    assert arrangement.year == 2027
+    assert arrangement.days == {date(2027, 1, 1): False, date(2027, 2, 14): True, date(2027, 2, 8): False}
+    assert arrangement.notes[date(2027, 1, 1)] == "元旦" and arrangement.notes[date(2027, 2, 8)] is None
+
+
+def test_year_file_json_and_the_year_from_the_file():
+    text = '{"year": 2027, "days": [{"date": "2027-10-01", "kind": "holiday", "note": "国庆节"}]}'
+    assert parse_year_file(text).days == {date(2027, 10, 1): False}
+    assert parse_year_file(text, 2027, kind="json").year == 2027
+    with pytest.raises(YearFileError) as refused:
+        parse_year_file(text, 2028)
+    assert "year" in refused.value.problems
+    assert parse_year_file("date,kind\n2027-10-01,holiday\n").year == 2027  # the year from the dates
+
+
+def test_year_file_reports_every_bad_line():
+    text = ("date,kind,note\n2027-02-30,holiday,\n2028-01-01,holiday,\n2027-01-01,maybe,\n"
+            "2027-01-02,workday,\n2027-01-02,holiday,\n,holiday,\n2027-03-01,holiday,x,y\n")
+    with pytest.raises(YearFileError) as refused:
+        parse_year_file(text.encode(), 2027)
+    problems = refused.value.problems
+    assert set(problems) == {"第 2 行", "第 3 行", "第 4 行", "第 6 行", "第 7 行", "第 8 行"}
+    assert "2027-02-30" in problems["第 2 行"][0]
+    assert "不属于 2027 年" in problems["第 3 行"][0]
+    assert "maybe" in problems["第 4 行"][0]
+    assert "重复" in problems["第 6 行"][0]
+    assert "缺少日期" in problems["第 7 行"][0]
+    assert "列数过多" in problems["第 8 行"][0]
+    assert refused.value.message.startswith("日历文件有 6 处错误")
+
+
+@pytest.mark.parametrize(("content", "where"), [
+    (b"", "file"),
+    (b"day,type\n2027-01-01,holiday\n", "第 1 行"),
+    (b"date,kind\n", "file"),
+    (b"\xff\xfe", "file"),
+    (b"{not json", "file"),
+    (b"x" * (64 * 1024 + 1), "file"),
+    (b'{"days": "no"}', "days"),
+])
+def test_year_file_refuses_what_is_not_a_year_file(content, where):
+    with pytest.raises(YearFileError) as refused:
+        parse_year_file(content, 2027)
+    assert where in refused.value.problems
+
+
+def test_shipped_example_is_a_valid_2027_file():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "calendar-2027.csv"
+    arrangement = parse_year_file(example.read_bytes(), 2027)
+    assert arrangement.days[date(2027, 10, 1)] is False and arrangement.days[date(2027, 9, 26)] is True
 
 
 # --- overrides -----------------------------------------------------------------------------------------------

@@ -9,15 +9,20 @@ from pathlib import Path
 from flask import Flask, request, session
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import event, inspect
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms.validators import ValidationError
 
 from engine.errors import Forbidden
+from workflows.roles import ROLES
 
-from . import errors
+from . import calendar_notice, errors
+from .api import register as register_api
 from .deadlines import refresh_calendar
 from .engine_setup import build_engine, install_clock, sync_simulated_clock
 from .extensions import csrf, db, migrate
 from .settings import from_environment
+from .ui import register as register_ui
+from .ui.common import page_user
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -89,10 +94,6 @@ def _init_csrf(app: Flask) -> None:
 
 
 def _template_globals(app: Flask) -> None:
-    from workflows.roles import ROLES
-
-    from .ui.common import page_user
-
     @app.context_processor
     def _inject():
         user = page_user()
@@ -139,9 +140,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     install_clock(app)
     build_engine(app)
     with app.app_context():
-        # The admin's holiday overrides, if the schema exists yet (a fresh database is migrated after start-up).
-        if inspect(db.engine).has_table("calendar_overrides"):
-            refresh_calendar(app)
+        # The admin's holiday overrides, if the schema exists yet (a fresh database is migrated after start-up) and
+        # the database answers at all: an unreachable one is the CLI's and /health's to report, not a start-up crash.
+        try:
+            if inspect(db.engine).has_table("calendar_years"):
+                refresh_calendar(app)
+        except SQLAlchemyError:
+            logging.getLogger(__name__).debug("calendar overrides not loaded", exc_info=True)
         db.session.rollback()
 
     @app.before_request
@@ -149,15 +154,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         sync_simulated_clock()
 
     errors.init_app(app)
-    from .api import register as register_api
-
     register_api(app)
-    from .ui import register as register_ui
-
     register_ui(app)
     _init_csrf(app)
     _template_globals(app)
-    from .cli import register as register_cli
-
-    register_cli(app)
+    calendar_notice.init_app(app)
+    # The CLI (web.cli) builds the app, not the other way round: its commands live on the `jiuzhu` group.
     return app

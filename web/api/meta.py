@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
+from workflows.cases import local_standard
 from workflows.models import Jurisdiction
 from workflows.programs import PROGRAMS
 
@@ -11,6 +12,26 @@ from ..extensions import db
 from .common import API_PREFIX, doc, engine
 
 bp = Blueprint("api_meta", __name__, url_prefix=API_PREFIX)
+
+
+def health_answer():
+    """`{status, database}`: 200 when the database answers, 503 when it does not. No authentication."""
+    try:
+        db.session.execute(db.text("SELECT 1"))
+        database = "ok"
+    except Exception:  # noqa: BLE001 - reported, not raised: a health check must answer
+        database = "unavailable"
+    finally:
+        db.session.rollback()
+    status = 200 if database == "ok" else 503
+    return jsonify({"status": "ok" if status == 200 else "degraded", "database": database}), status
+
+
+@bp.get("/health")
+@doc(auth=False, tag="meta")
+def health():
+    """Liveness and database reachability, without authentication (the same answer as /health)."""
+    return health_answer()
 
 
 @bp.get("/jurisdictions")
@@ -30,8 +51,6 @@ def jurisdictions():
 @doc(tag="meta")
 def programs():
     """The programs catalog with lead agencies and, where one applies, the user's district standard."""
-    from workflows.cases import local_standard
-
     user = current_user()
     today = engine().now().date()
     items = []
