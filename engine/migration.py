@@ -13,6 +13,9 @@ Semantics, as the designer sees them in the preview:
 - One instance is one transaction in the engine's row-locked step: it is fully migrated (state, definition
   version, task projection, an audit entry "migrated", an outbox event) or untouched. A bulk migration is many
   such steps; one refusal or failure never affects the others.
+
+It stays one module (~400 lines) on purpose: the preview and the migration must apply the very same alignment and
+refusal rules, and keeping them side by side is what keeps them the same.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ EXAMPLE = (Path(__file__).resolve().parents[1] / "docs" / "examples" / "calendar
 def fresh_calendar(app, db):
     """The engine's calendar re-reads the database at most every few seconds: start and leave it exact."""
     from engine.models import CalendarOverride, CalendarYear
-    from web.deadlines import refresh_calendar
+    from web.deadline_service import refresh_calendar
 
     with app.app_context():
         refresh_calendar(app)

@@ -15,7 +15,7 @@ from engine.deadlines import EscalationPolicy, escalation_due, overdue_working_d
 from engine.models import AuditEntry, CalendarOverride, OutboxEvent, ProcessInstance
 from tests.bpmn_samples import HEADER
 from tests.scenario import Dibao, advance
-from web.deadlines import refresh_calendar
+from web.deadline_service import refresh_calendar
 from web.extensions import db
 from workflows import escalation
 

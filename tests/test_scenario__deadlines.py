@@ -179,7 +179,7 @@ def _open_surveys(login, n: int) -> list[int]:
 
 
 def _sweep_with_two_workers(app, now: datetime) -> list[dict]:
-    from web.deadlines import deadlines
+    from web.deadline_service import deadlines
     from web.extensions import db
 
     barrier = threading.Barrier(2)
@@ -233,7 +233,7 @@ def test_deadlines__two_workers_sweeping_at_once_act_once(app, login, national_d
 
 def test_deadlines__sweep_killed_half_way_then_resumed(app, login, national_day, monkeypatch):
     from engine.deadlines import Deadlines
-    from web.deadlines import deadlines
+    from web.deadline_service import deadlines
     from web.extensions import db
 
     ids = _open_surveys(login, 9)
@@ -275,7 +275,7 @@ def test_deadlines__sweep_killed_half_way_then_resumed(app, login, national_day,
 
 def test_deadlines__a_failing_task_is_postponed_not_blocking(app, login, national_day, monkeypatch):
     from engine.deadlines import Deadlines
-    from web.deadlines import deadlines
+    from web.deadline_service import deadlines
     from web.extensions import db
 
     ids = _open_surveys(login, 3)

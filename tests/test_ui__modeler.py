@@ -118,7 +118,7 @@ def test_modeler__migrate_in_bulk_and_view_an_instance(page, screenshot, login):
     assert page.locator("[data-element-id=notice].jz-waiting").count() == 1
     assert page.locator("[data-element-id=accept].jz-completed").count() == 1
     assert page.locator("[data-element-id=approval].jz-completed").count() == 0
-    assert "迁移到新版本" in page.inner_text("table.list")
+    assert "迁移到新流程版本" in page.inner_text("table.list")  # the one label of labels.ACTIONS
     screenshot(page, "modeler-10-instance-viewer")
 
 

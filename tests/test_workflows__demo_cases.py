@@ -38,7 +38,7 @@ def _is_datetime(column) -> bool:
 
 @pytest.fixture
 def seeded(app, db):
-    from web.deadlines import deadlines
+    from web.deadline_service import deadlines
     from workflows.demo_cases import seed_cases
 
     lines: list[str] = []

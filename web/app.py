@@ -17,7 +17,7 @@ from workflows.roles import ROLES
 
 from . import calendar_notice, errors
 from .api import register as register_api
-from .deadlines import refresh_calendar
+from .deadline_service import refresh_calendar
 from .engine_setup import build_engine, install_clock, sync_simulated_clock
 from .extensions import csrf, db, migrate
 from .settings import from_environment

@@ -32,11 +32,12 @@ from engine.deploy import deploy
 from engine.durations import parse_duration
 from engine.errors import InvalidDefinition
 from workflows.demo import is_empty, seed
+from workflows.demo_cases import seed_cases
 from workflows.forms import FORMS
 from workflows.roles import TASK_ROLES
 
 from .app import create_app
-from .deadlines import import_year, refresh_calendar, year_status
+from .deadline_service import deadlines, import_year, refresh_calendar, year_status
 from .engine_setup import advance_simulated_clock
 from .extensions import db
 from .jobs import run_due_sweeps, start_scheduler
@@ -153,6 +154,8 @@ def seed_demo(echo=click.echo) -> None:
         raise CommandError("JIUZHU_ENV=production 时不能写入演示数据")
     created = seed(db.session)
     echo(f"演示数据就绪（新建 {created} 个用户，密码均为 demo）")
+    # Living cases in every step of the 低保 flow (only on a database without cases), so every demo user has work.
+    seed_cases(db.session, current_app.extensions["jiuzhu.engine"], deadlines=deadlines(), echo=echo)
 
 
 def prepare(echo=click.echo) -> None:
@@ -250,6 +253,7 @@ def deploy_command(files):
 def demo_command():
     """Write the demo district, users (password demo) and standards."""
     require_database()
+    deploy_files(sorted(bpmn_dir().glob("*.bpmn")))  # the demo cases need the catalog; unchanged files make no version
     seed_demo()
 
 

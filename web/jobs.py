@@ -12,7 +12,7 @@ from flask import Flask, current_app
 
 from webhooks.outbound import deliver_due
 
-from .deadlines import deadlines, refresh_calendar
+from .deadline_service import deadlines, refresh_calendar
 from .engine_setup import sync_simulated_clock
 from .extensions import db
 

@@ -17,6 +17,9 @@ past its 10-working-day limit and has climbed the escalation chain to the superv
 
 It runs only when the database has no case at all (a second run, or `jiuzhu demo` on a database with cases, does
 nothing) and needs `dibao` deployed and the base demo data (`workflows.demo.seed`).
+
+Longer than most modules because about half of it is data — the households and the per-case plan — kept next to the
+few functions that play it, so one file tells what the demo shows.
 """
 from __future__ import annotations
 
@@ -474,8 +477,8 @@ def seed_cases(session: Session, engine: Engine, *, deadlines: Deadlines | None 
                echo: Callable[[str], Any] = print, plans: tuple[Plan, ...] = PLANS) -> dict | None:
     """Write the demo cases (see the module docstring); returns a summary, or None when cases already exist.
 
-    `deadlines` is the app's deadline service (`web.deadlines.deadlines()`, with its escalation period); by default
-    one with the domain's default escalation chain is built.
+    `deadlines` is the app's deadline service (`web.deadline_service.deadlines()`, with its escalation period); by
+    default one with the domain's default escalation chain is built.
     """
     if has_cases(session):
         echo("演示案件：数据库中已有案件，未重复创建")

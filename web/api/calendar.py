@@ -2,7 +2,7 @@
 local decisions), imports of a whole year's official arrangement, coverage, and working-day arithmetic for clients.
 
 An override changes deadlines computed from then on; deadlines already computed stay as they are. Other processes
-pick the change up within seconds (web.deadlines.refresh_calendar).
+pick the change up within seconds (web.deadline_service.refresh_calendar).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import CalendarOverride, CalendarYear
 
 from ..auth import current_user, roles_required
-from ..deadlines import import_year, refresh_calendar, year_status
+from ..deadline_service import import_year, refresh_calendar, year_status
 from ..extensions import db
 from .common import API_PREFIX, doc, engine, json_body, load, query
 

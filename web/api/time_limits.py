@@ -14,7 +14,7 @@ from workflows.models import Jurisdiction
 from workflows.programs import PROGRAMS
 
 from ..auth import current_user, roles_required
-from ..deadlines import deadlines
+from ..deadline_service import deadlines
 from ..extensions import db
 from .common import API_PREFIX, doc, engine, iso, json_body, load
 

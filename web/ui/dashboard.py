@@ -32,7 +32,7 @@ from workflows.reports.overdue import (
 from workflows.reports.summary import summary
 from workflows.roles import ROLES
 
-from ..deadlines import deadlines
+from ..deadline_service import deadlines
 from ..engine_access import engine
 from ..extensions import db
 from ..spreadsheet import xlsx_response
