@@ -30,6 +30,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JIUZHU_BPMN_DIR", None, "folder of *.bpmn deployed at start-up when changed (default: the "
             "project's bpmn/)"),
     Setting("JIUZHU_WEBHOOK_SECRETS", None, "inbound webhook secrets, source=secret pairs separated by commas"),
+    Setting("JIUZHU_SCRIPT_CPU_SECONDS", "2", "CPU seconds one BPMN script or condition may use before its step fails"),
+    Setting("JIUZHU_SCRIPT_MEMORY_MB", "256", "memory (MB) the script runner process may hold"),
+    Setting("JIUZHU_SCRIPT_OUTPUT_KB", "1024", "largest task data (KB, as JSON) a script may leave behind"),
+    Setting("JIUZHU_SESSION_IDLE_MINUTES", "30", "a page session or API token unused this long is ended"),
+    Setting("JIUZHU_HTTPS", "false", "true when served over HTTPS: session cookies get the Secure flag"),
     Setting("JIUZHU_TEST_DATABASE_URL", None, "tests only: run the suite against this database (PostgreSQL in CI)"),
 )
 
