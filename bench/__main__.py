@@ -6,7 +6,7 @@ import sys
 import time
 
 # Each entry is a module in this package with `run() -> None` that prints its own figures.
-BENCHMARKS = ["throughput", "overdue"]
+BENCHMARKS = ["throughput", "overdue", "script_limits"]
 
 
 def main(argv: list[str]) -> int:

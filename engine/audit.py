@@ -35,6 +35,8 @@ class AuditAction(StrEnum):
     TIME_LIMIT_SET = "time_limit_set"
     TIME_LIMIT_EXTENDED = "time_limit_extended"
     MIGRATED = "migrated"
+    INCIDENT_OPENED = "incident_opened"
+    INCIDENT_RESOLVED = "incident_resolved"
 
 
 _KNOWN: dict[str, StrEnum] = {}

@@ -33,40 +33,54 @@ log = logging.getLogger(__name__)
 RETRY_FAILED_AFTER = timedelta(minutes=5)
 
 
+def _not_in_incident():
+    """A task whose instance is parked as an incident cannot be worked on: no reminders or escalations meanwhile
+    (they catch up once the incident is retried)."""
+    return HumanTask.instance_id.not_in(
+        select(ProcessInstance.id).where(ProcessInstance.status == InstanceStatus.INCIDENT).scalar_subquery())
+
+
 class DeadlineSweeps(DeadlineRecords):
-    def sweep(self, now: datetime | None = None) -> dict[str, int]:
-        """Reminders, then escalations, then whole-instance limits, all at one `now`."""
+    def sweep(self, now: datetime | None = None, *, should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
+        """Reminders, then escalations, then whole-instance limits, all at one `now`.
+
+        `should_stop` is asked between batches: a worker shutting down leaves the rest to the next sweep.
+        """
         now = now or self.engine.now()
         return {
-            "reminders": self.sweep_reminders(now),
-            "escalations": self.sweep_escalations(now),
-            "instance_limits": self.sweep_instance_limits(now),
+            "reminders": self.sweep_reminders(now, should_stop=should_stop),
+            "escalations": self.sweep_escalations(now, should_stop=should_stop),
+            "instance_limits": self.sweep_instance_limits(now, should_stop=should_stop),
         }
 
-    def sweep_reminders(self, now: datetime, *, limit: int = 2000, batch: int = 100) -> int:
+    def sweep_reminders(self, now: datetime, *, limit: int = 2000, batch: int = 100,
+                        should_stop: Callable[[], bool] | None = None) -> int:
         """Remind the assignee or the group of every open, unpaused task whose reminder time has come and that is
         not yet due (past the due time the overdue mark says more)."""
         def query() -> Select:
             return (select(HumanTask)
                     .where(HumanTask.status == TaskStatus.OPEN, HumanTask.reminded_at.is_(None),
-                           HumanTask.remind_at <= now, HumanTask.due_at > now, HumanTask.paused_at.is_(None))
+                           HumanTask.remind_at <= now, HumanTask.due_at > now, HumanTask.paused_at.is_(None),
+                           _not_in_incident())
                     .order_by(HumanTask.remind_at, HumanTask.id))
 
         return self._in_batches(query, lambda task: self._remind(task, now), now, limit, batch,
-                                postpone=lambda task: self._postpone_reminder(task, now))
+                                postpone=lambda task: self._postpone_reminder(task, now), should_stop=should_stop)
 
-    def sweep_escalations(self, now: datetime, *, limit: int = 2000, batch: int = 100) -> int:
+    def sweep_escalations(self, now: datetime, *, limit: int = 2000, batch: int = 100,
+                          should_stop: Callable[[], bool] | None = None) -> int:
         """Mark overdue and escalate every open, unpaused task whose next escalation time has come."""
         def query() -> Select:
             return (select(HumanTask)
                     .where(HumanTask.status == TaskStatus.OPEN, HumanTask.next_escalation_at <= now,
-                           HumanTask.paused_at.is_(None))
+                           HumanTask.paused_at.is_(None), _not_in_incident())
                     .order_by(HumanTask.next_escalation_at, HumanTask.id))
 
         return self._in_batches(query, lambda task: self._escalate(task, now), now, limit, batch,
-                                postpone=lambda task: self._postpone_escalation(task, now))
+                                postpone=lambda task: self._postpone_escalation(task, now), should_stop=should_stop)
 
-    def sweep_instance_limits(self, now: datetime, *, limit: int = 2000, batch: int = 100) -> int:
+    def sweep_instance_limits(self, now: datetime, *, limit: int = 2000, batch: int = 100,
+                              should_stop: Callable[[], bool] | None = None) -> int:
         """Mark every running, unpaused instance whose whole time limit has passed (once)."""
         def query() -> Select:
             return (select(ProcessInstance)
@@ -80,10 +94,11 @@ class DeadlineSweeps(DeadlineRecords):
 
         # A failing instance is logged and looked at again by the next sweep (the examined count bounds this one).
         return self._in_batches(query, lambda instance: self._instance_overdue(instance, now), now, limit, batch,
-                                postpone=lambda instance: None)
+                                postpone=lambda instance: None, should_stop=should_stop)
 
     def _in_batches(self, query: Callable[[], Select], handle: Callable[[Any], bool], now: datetime, limit: int,
-                    batch: int, postpone: Callable[[Any], None] | None = None) -> int:
+                    batch: int, postpone: Callable[[Any], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> int:
         """Claim rows batch by batch (SKIP LOCKED), handle each in a savepoint, commit each batch; repeat until
         nothing is due (or `limit` rows were looked at).
 
@@ -91,7 +106,7 @@ class DeadlineSweeps(DeadlineRecords):
         escapes — a killed worker — rolls the open batch back whole.
         """
         handled = examined = 0
-        while examined < limit:
+        while examined < limit and not (should_stop is not None and should_stop()):
             with self._transaction() as session:
                 rows = session.scalars(
                     query().limit(min(batch, limit - examined)).with_for_update(skip_locked=True)

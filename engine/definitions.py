@@ -22,6 +22,7 @@ from .dialect import (
     NSMAP,
     BpmnDocument,
     UserTaskInfo,
+    check_correlations,
     check_expressions,
     check_user_tasks,
     parse_with_spiff,
@@ -33,11 +34,18 @@ from .errors import InvalidDefinition, Problem
 from .lint import UNREACHABLE_MESSAGE, ids_within, run_bpmnlint, unreachable_elements
 
 __all__ = [
-    "BPMN_NS", "MAX_BPMN_BYTES", "NSMAP", "SPIFF_NS", "CompiledDefinition", "UserTaskInfo", "choose_process",
-    "compile_bpmn", "parse_xml_safely",
+    "BPMN_NS", "MAX_BPMN_BYTES", "MAX_FLOW_ELEMENTS", "MAX_PROBLEMS", "NSMAP", "SPIFF_NS", "CompiledDefinition",
+    "UserTaskInfo", "cap_problems", "choose_process", "compile_bpmn", "count_flow_elements", "parse_xml_safely",
 ]
 
 MAX_BPMN_BYTES = 5 * 1024 * 1024
+# BPMN elements with an id (tasks, events, gateways, flows, lanes, data objects, …) a diagram may have. The largest
+# real process has a few hundred; a hundred thousand tie SpiffWorkflow's parser and the checks up for half a minute,
+# so the count is checked on the lxml tree, before any of that runs.
+MAX_FLOW_ELEMENTS = 5000
+# Problems (and warnings) one answer lists: a diagram with one problem per element would otherwise answer with
+# megabytes of them. The rest is summed up in one last entry.
+MAX_PROBLEMS = 200
 
 DMN_NAMESPACES = frozenset(DMN_SCHEMAS) | {"http://www.omg.org/spec/DMN/20151101/dmn.xsd"}
 
@@ -55,6 +63,19 @@ class CompiledDefinition:
 
 def _refuse(message: str, element_id: str | None = None) -> InvalidDefinition:
     return InvalidDefinition([Problem(element_id, message)])
+
+
+def cap_problems(problems: Sequence[Problem], limit: int = MAX_PROBLEMS) -> list[Problem]:
+    """The first `limit` problems, and one more saying how many were left out."""
+    if len(problems) <= limit:
+        return list(problems)
+    return [*problems[:limit], Problem(None, f"……另有 {len(problems) - limit} 个问题未列出，请先修改以上问题")]
+
+
+def count_flow_elements(root: etree._Element) -> int:
+    """BPMN model elements with an id (diagram interchange shapes and extension elements are not counted)."""
+    prefix = f"{{{BPMN_NS}}}"
+    return sum(1 for node in root.iter(etree.Element) if node.tag.startswith(prefix) and node.get("id") is not None)
 
 
 # -- 1. the XML itself -------------------------------------------------------------------------------------------
@@ -92,6 +113,10 @@ def parse_xml_safely(
         raise _refuse("不接受含 DOCTYPE/实体声明的 XML")
     if kind == "bpmn" and root.tag != f"{{{BPMN_NS}}}definitions":
         raise _refuse(f"不是 BPMN 2.0 文件：根元素应为 bpmn:definitions（{BPMN_NS}），实际为 {root.tag}")
+    if kind == "bpmn":
+        count = count_flow_elements(root)
+        if count > MAX_FLOW_ELEMENTS:
+            raise _refuse(f"流程图元素过多：{count} 个，上限为 {MAX_FLOW_ELEMENTS} 个，请拆分为子流程或调用活动")
     if kind == "dmn" and (local_name(root) != "definitions" or etree.QName(root).namespace not in DMN_NAMESPACES):
         raise _refuse(f"不是 DMN 文件：根元素为 {root.tag}")
     return root
@@ -218,6 +243,7 @@ def _compile(
     spec, subprocess_specs, parser_problems = parse_with_spiff(doc, key, dmn_roots)
     problems.extend(parser_problems)
     problems.extend(check_expressions(doc, reachable))
+    problems.extend(check_correlations(doc, reachable))
     if spec is not None:
         tasks = user_tasks_from_specs(spec, subprocess_specs)
     else:
@@ -232,8 +258,8 @@ def _compile(
 
     if problems or spec is None:
         unique = list({(p.element_id, p.message): p for p in problems}.values())
-        refusal = InvalidDefinition(unique or [Problem(None, "无法解析该流程图")])
-        refusal.warnings = warnings  # type: ignore[attr-defined]
+        refusal = InvalidDefinition(cap_problems(unique or [Problem(None, "无法解析该流程图")]))
+        refusal.warnings = cap_problems(warnings)  # type: ignore[attr-defined]
         raise refusal
     return CompiledDefinition(
         process_key=key,
@@ -241,5 +267,5 @@ def _compile(
         spec=spec,
         subprocess_specs=subprocess_specs,
         user_tasks=tasks,
-        warnings=warnings,
+        warnings=cap_problems(warnings),
     )

@@ -1,12 +1,14 @@
 """Delivering what an instance waits for (engine/waiting.py): a BPMN message, its due timers, and the timer sweep.
 
 `sweep_timers` is the background job (DESIGN decision 5): it steps each instance with a due timer under
-`skip_locked`, so workers side by side never queue on one row; a broken instance is logged and postponed, never
-stops the sweep.
+`skip_locked`, so workers side by side never queue on one row. An instance whose step fails is logged and parked as
+an incident (engine/incidents.py) until an admin retries it — only a database hiccup is merely postponed — and
+never stops the sweep. A stop check between instances lets a worker shut down within one step.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,20 +16,22 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from .audit import AuditAction
 from .errors import Conflict, StaleState
-from .models import InstanceStatus, ProcessInstance
-from .step import NothingDue, StepContext, StepKernel
+from .incidents import Incidents
+from .models import IncidentKind, InstanceStatus, ProcessInstance
+from .step import NothingDue, StepContext
 from .waiting import message_definition, waiting_of
 
 log = logging.getLogger(__name__)
 
-# How long a timer whose step failed waits before the sweep tries it again.
+# How long a timer whose step hit a database error waits before the sweep tries it again.
 RETRY_FAILED_TIMER_AFTER = timedelta(minutes=5)
 
 
-class EventDelivery(StepKernel):
+class EventDelivery(Incidents):
     def send_message(self, instance_id: int, name: str, payload: Any, *, actor: str | None = None) -> None:
         def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
             # Spiff matches events by class as well as name, so reuse the waiting event's own definition.
@@ -76,20 +80,38 @@ class EventDelivery(StepKernel):
             )
         )
 
-    def sweep_timers(self, limit: int = 500) -> int:
-        """Fire every due timer; one broken instance is logged and retried later, never stops the sweep."""
+    def sweep_timers(self, limit: int = 500, *, should_stop: Callable[[], bool] | None = None) -> int:
+        """Fire every due timer; a broken instance becomes an incident and never stops the sweep.
+
+        `should_stop` is asked before each instance: a worker shutting down leaves the rest to the next sweep.
+        """
         now = self.now()
         handled = 0
         for instance_id in self.due_timer_instances(now, limit):
+            if should_stop is not None and should_stop():
+                break
             try:
                 if self.fire_timers(instance_id, skip_locked=True):
                     handled += 1
             except StaleState:
                 continue  # another worker stepped it first
-            except Exception:
+            except DBAPIError:
+                # The database, not the instance (a lost connection, a lock timeout): try again later.
                 log.exception("timer of instance %s failed; retrying later", instance_id)
                 self._postpone_timer(instance_id, now + RETRY_FAILED_TIMER_AFTER)
+            except Exception as exc:
+                log.exception("timer of instance %s failed; opening an incident", instance_id)
+                self._park(instance_id, IncidentKind.TIMER, exc, now)
         return handled
+
+    def _park(self, instance_id: int, kind: IncidentKind, exc: Exception, now: datetime) -> None:
+        """Open an incident; if even that fails, postpone the timer as before so the sweep is not stuck on it."""
+        try:
+            self.open_incident(instance_id, kind, exc)
+        except Exception:
+            log.exception("could not open an incident for instance %s; retrying later", instance_id)
+            self.session.rollback()
+            self._postpone_timer(instance_id, now + RETRY_FAILED_TIMER_AFTER)
 
     def _postpone_timer(self, instance_id: int, until: datetime) -> None:
         session = self.session

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 MAX_BULK = 5000
+# Rounds of engine steps after firing due timers: each round's closing refresh may make one more timer due.
+MAX_ENGINE_ROUNDS = 10
 
 
 class MigrationRefused(Conflict):
@@ -302,6 +305,7 @@ def migrate(engine: Engine, instance_id: int, target_version: int, *, actor: str
         result = MigrationResult(current.id, current.business_key, from_version, to_version, ok=True,
                                  tasks=tasks, migrated=True)
         _update_projection(engine, ctx, workflow, result, loaded.user_tasks, keep_deadlines)
+        _run_due_timers(ctx, workflow, tasks)
         result.steps_after = steps_of(workflow)
         ctx.audit(AuditAction.MIGRATED, detail={
             "from_version": from_version, "to_version": to_version, "keep_timers": keep_timers,
@@ -315,6 +319,31 @@ def migrate(engine: Engine, instance_id: int, target_version: int, *, actor: str
 
     engine.step(instance_id, actor, "migrate", action)
     return outcome["result"]
+
+
+def _run_due_timers(ctx: StepContext, workflow: BpmnWorkflow, tasks: list[TaskChange]) -> None:
+    """Fire the kept timers that fell due before the migration, in this step.
+
+    SpiffWorkflow leaves such a timer READY but not run after `migrate_workflow` (the closing `refresh_timers` of
+    `do_engine_steps` fires it without running it): the instance would wait on nothing, with no next timer, for
+    ever. Run the ready engine tasks until none is left, as the timer sweep would have done.
+    """
+    due = [t for t in tasks if t.kind == "timer" and t.due_after
+           and datetime.fromisoformat(t.due_after) <= ctx.now]
+    if not due and not _ready_engine_tasks(workflow):
+        return
+    for change in due:
+        ctx.audit(AuditAction.TIMER_FIRED, element_id=change.new_element_id or change.element_id,
+                  element_name=change.name, detail={"due_at": change.due_after, "after_migration": True})
+    workflow.refresh_timers()
+    for _ in range(MAX_ENGINE_ROUNDS):
+        workflow.do_engine_steps()
+        if not _ready_engine_tasks(workflow):
+            break
+
+
+def _ready_engine_tasks(workflow: BpmnWorkflow) -> list:
+    return list(workflow.get_tasks(state=TaskState.READY, manual=False))
 
 
 def _update_projection(engine: Engine, ctx: StepContext, workflow: BpmnWorkflow, result: MigrationResult,

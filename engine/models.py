@@ -98,12 +98,15 @@ class InstanceStatus(StatusEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     ERROR = "error"
+    # A background step failed (engine.incidents): the sweeps leave it alone until an admin retries it.
+    INCIDENT = "incident"
 
     @classmethod
     def transitions(cls):
         return {
-            cls.RUNNING: {cls.COMPLETED, cls.CANCELLED, cls.ERROR},
+            cls.RUNNING: {cls.COMPLETED, cls.CANCELLED, cls.ERROR, cls.INCIDENT},
             cls.ERROR: {cls.RUNNING, cls.CANCELLED},
+            cls.INCIDENT: {cls.RUNNING, cls.CANCELLED},
         }
 
 
@@ -335,6 +338,40 @@ class OutboxEvent(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentKind(enum.StrEnum):
+    """Which background work failed: what a retry runs again."""
+
+    TIMER = "timer"
+    MESSAGE = "message"
+
+
+class Incident(Base):
+    """A background step of an instance that failed (Camunda's incident): open until an admin retries it.
+
+    While one is open the instance has status `incident` and the sweeps skip it. `error` never holds an ID number
+    (engine.incidents masks them); `attempts` counts the failed runs, the first included.
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_open", "resolved_at", "created_at"),
+        Index("ix_incidents_instance", "instance_id", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    element_name: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str] = mapped_column(Text)
+    kind: Mapped[IncidentKind] = mapped_column(_enum(IncidentKind))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+
+    instance: Mapped[ProcessInstance] = relationship(lazy="select")
 
 
 class CalendarOverride(Base):

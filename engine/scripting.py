@@ -9,6 +9,12 @@ that `check_expression` can tell a process designer about them before deployment
 Task data semantics are those of SpiffWorkflow's `TaskDataEnvironment`: a script runs directly in the task's data
 dict, so assignments and mutations stay in the data, while builtins, functions and the external context are removed
 again afterwards.
+
+With `ScriptLimits` (the app always passes them) scripts do not run in this process: engine/script_runner.py runs
+them in a child process under a CPU-time, memory and result-size limit, with the same compile policy and guards, and
+whitelisted functions called back in this process. Without limits (unit tests, offline tools) they run here.
+Error messages name the line and the exception, never more task data than the exception's own text, and mask
+anything shaped like an ID number.
 """
 from __future__ import annotations
 
@@ -37,6 +43,7 @@ from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from .errors import ScriptError
+from .script_runner import ScriptLimits, ScriptRaised, run_script
 
 Mode = Literal["eval", "exec"]
 
@@ -214,16 +221,21 @@ _GUARDS: dict[str, Any] = {
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates and executes through RestrictedPython with whitelisted `functions` in scope."""
 
-    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None):
+    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None,
+                 limits: ScriptLimits | None = None):
         functions = dict(functions or {})
         for name in functions:
             if not name.isidentifier() or name.startswith("_"):
                 raise ValueError(f"script function name {name!r} must be an identifier without a leading '_'")
         self.functions = functions
+        # None: run in this process, unlimited. Tests may swap it on a live engine.
+        self.limits = limits
         super().__init__({**functions, **_GUARDS})
 
     def evaluate(self, expression, context, external_context=None):
         code = compile_sandboxed(expression, "eval")
+        if self.limits is not None:
+            return run_script("eval", expression, context, external_context, self.functions, self.limits)["value"]
         namespace = copy.copy(self.globals)
         namespace.update(external_context or {})
         namespace.update(context)
@@ -234,6 +246,11 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         code = compile_sandboxed(script, "exec")
         external_context = external_context or {}
         self.check_for_overwrite(context, external_context)
+        if self.limits is not None:
+            result = run_script("exec", script, context, external_context, self.functions, self.limits)["data"]
+            context.clear()
+            context.update(result)
+            return True
         names_before = set(context)
         namespace = copy.copy(self.globals)
         namespace.update(external_context)
@@ -287,7 +304,7 @@ class SandboxedScriptEngine(PythonScriptEngine):
             raise
         except Exception as exc:
             raise WorkflowTaskException(
-                f"表达式求值失败：{expression!r}：{_describe(exc)}", task=task, exception=exc
+                mask_identifiers(f"表达式求值失败：{expression!r}：{_describe(exc)}"), task=task, exception=exc
             ) from exc
 
     def call_service(self, task, **kwargs):
@@ -304,22 +321,41 @@ class SandboxedScriptEngine(PythonScriptEngine):
             err.error_line = error_line  # type: ignore[attr-defined]
             err.add_note(f"脚本第 {line_number} 行出错：{error_line!r}")
             return err
+        message = _describe(err)
+        if line_number and not isinstance(err, SandboxViolation):
+            message = f"第 {line_number} 行：{message}"
         return WorkflowTaskException(
-            _describe(err), task=task, exception=err, line_number=line_number, error_line=error_line
+            message, task=task, exception=err, line_number=line_number, error_line=error_line
         )
 
 
+# Error texts can quote task data (`int('…')`, a KeyError's key): never a whole ID number, never a page of data.
+_ID_NUMBER = re.compile(r"(\d{6})\d{8}(\d{3}[\dXx])")
+_MAX_MESSAGE = 500
+
+
+def mask_identifiers(text: str) -> str:
+    """`text` with every 18-character ID number shown as its first 6 and last 4 characters, stars between."""
+    return _ID_NUMBER.sub(lambda m: f"{m[1]}********{m[2]}", text)
+
+
 def _describe(err: BaseException) -> str:
-    if isinstance(err, ScriptError):
-        return str(err)
-    return f"{err.__class__.__name__}: {err}"
+    if isinstance(err, (ScriptError, ScriptRaised)):
+        text = str(err)
+    else:
+        text = f"{err.__class__.__name__}: {err}"
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "…"
+    return mask_identifiers(text)
 
 
 def _locate(script: Any, err: BaseException) -> tuple[int, str]:
     """Line number and text of the script line that failed, (0, '') when unknown."""
     line = 0
-    if isinstance(err, SandboxViolation):
+    if isinstance(err, (SandboxViolation, ScriptRaised)):
         line = err.line_number
+    elif getattr(err, "script_line_number", 0):
+        line = err.script_line_number  # type: ignore[attr-defined]
     elif isinstance(err, SyntaxError):
         line = err.lineno or 0
     else:
@@ -334,6 +370,8 @@ def _locate(script: Any, err: BaseException) -> tuple[int, str]:
     return 0, ""
 
 
-def make_script_engine(functions: Mapping[str, Callable[..., Any]] | None = None) -> SandboxedScriptEngine:
-    """A script engine for BpmnWorkflow that runs scripts in the sandbox with `functions` callable from them."""
-    return SandboxedScriptEngine(environment=RestrictedEnvironment(functions))
+def make_script_engine(functions: Mapping[str, Callable[..., Any]] | None = None,
+                       limits: ScriptLimits | None = None) -> SandboxedScriptEngine:
+    """A script engine for BpmnWorkflow that runs scripts in the sandbox with `functions` callable from them; with
+    `limits`, in a runner process under those CPU, memory and result-size limits."""
+    return SandboxedScriptEngine(environment=RestrictedEnvironment(functions, limits))

@@ -18,12 +18,17 @@ def test_api__token_and_bad_password(client):
     assert "password" in missing.get_json()["error"]["fields"]
 
 
-def test_api__lockout_after_repeated_failures(client):
+def test_api__repeated_failures_throttle_that_source_only(client):
+    """Five bad passwords from one address make that address wait (429); the account stays usable elsewhere."""
     for _ in range(5):
         client.post("/api/v1/auth/token", json={"username": "jd_anding", "password": "wrong"})
-    locked = client.post("/api/v1/auth/token", json={"username": "jd_anding", "password": "demo"})
-    assert locked.status_code == 401
-    assert "锁定" in locked.get_json()["error"]["message"]
+    throttled = client.post("/api/v1/auth/token", json={"username": "jd_anding", "password": "demo"})
+    assert throttled.status_code == 429
+    assert int(throttled.headers["Retry-After"]) > 0
+    assert "分钟后再试" in throttled.get_json()["error"]["message"]
+    elsewhere = client.post("/api/v1/auth/token", json={"username": "jd_anding", "password": "demo"},
+                            environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert elsewhere.status_code == 200
 
 
 def test_api__calls_without_token_are_401(client):

@@ -132,8 +132,12 @@ def test_api__only_an_admin_imports(login):
 
 
 def test_ui__dashboard_banner_until_next_year_is_imported(client, login):
+    from web.auth import page_session_id
+
+    with client.application.app_context():
+        sid = page_session_id("supervisor")
     with client.session_transaction() as session:
-        session["user"] = "supervisor"
+        session["sid"] = sid
     page = client.get("/dashboard/").get_data(as_text=True)
     assert 'data-testid="calendar-notice"' in page and "2027 年" in page
     assert _post_csv(login("admin"), 2027, EXAMPLE).status_code == 201

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bpmn_samples import three_steps
+from tests.bpmn_samples import HEADER, three_steps
 
 MIWG = Path(__file__).resolve().parents[2] / "shared" / "bpmn-miwg"
 
@@ -401,3 +401,40 @@ def test_definitions__other_modelers_exports_deploy_or_clear_422(login, name):
             assert any(p["element_id"] == element_id and fragment in p["message"] for p in problems), (
                 element_id, fragment, problems)
     assert not os.path.exists("/tmp/jiuzhu-pwned")
+
+
+# -- message correlation is not part of the dialect: refused at deploy, each element named ------------------------
+
+def correlated(key="correlated"):
+    return (HEADER.format(key=key)
+            + '<bpmn:collaboration id="collab"><bpmn:participant id="pool" processRef="' + key + '" />'
+            '<bpmn:correlationKey name="case_key" id="ck1"><bpmn:correlationPropertyRef>case_ref</bpmn:correlationPropertyRef>'
+            '</bpmn:correlationKey></bpmn:collaboration>'
+            '<bpmn:message id="m1" name="checked" />'
+            '<bpmn:correlationProperty id="case_ref" name="案件编号">'
+            '<bpmn:correlationPropertyRetrievalExpression messageRef="m1"><bpmn:formalExpression>case_ref'
+            '</bpmn:formalExpression></bpmn:correlationPropertyRetrievalExpression></bpmn:correlationProperty>'
+            f'<bpmn:process id="{key}" name="关联" isExecutable="true">'
+            '<bpmn:startEvent id="start" /><bpmn:userTask id="first" name="先办" />'
+            '<bpmn:intermediateCatchEvent id="wait_check" name="等核对"><bpmn:extensionElements>'
+            '<spiffworkflow:processVariableCorrelation><spiffworkflow:propertyId>case_ref</spiffworkflow:propertyId>'
+            '<spiffworkflow:expression>case_ref</spiffworkflow:expression></spiffworkflow:processVariableCorrelation>'
+            '</bpmn:extensionElements><bpmn:messageEventDefinition messageRef="m1" /></bpmn:intermediateCatchEvent>'
+            '<bpmn:endEvent id="end" />'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first" />'
+            '<bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="wait_check" />'
+            '<bpmn:sequenceFlow id="f3" sourceRef="wait_check" targetRef="end" />'
+            "</bpmn:process></bpmn:definitions>")
+
+
+
+def test_correlation__refused_at_deploy_naming_each_element(login):
+    designer = login("designer")
+    response = designer.post("process-definitions", data=correlated().encode(), content_type="application/xml")
+    assert response.status_code == 422, response.get_json()
+    problems = response.get_json()["error"]["problems"]
+    named = {p["element_id"] for p in problems if "不支持消息关联" in p["message"]}
+    assert {"case_ref", "ck1", "wait_check"} <= named
+    validation = designer.post("process-definitions/validate", data=correlated().encode(),
+                               content_type="application/xml").get_json()
+    assert validation["valid"] is False

@@ -257,3 +257,27 @@ def test_migration__a_failing_instance_in_a_batch_is_left_untouched(app, db, eng
                                                                AuditEntry.action == "migrated")).all()
         for instance_id in (ids[0], ids[2]):
             assert db.session.get(ProcessInstance, instance_id).definition.version == 2
+
+
+def test_migration__a_kept_timer_already_due_fires_instead_of_sticking(app, db, engine):
+    """The notice ended before the sweep came round: after migrating with keep_timers the flow must go on
+    (SpiffWorkflow leaves such a timer READY but not run; nothing would ever wake the instance)."""
+    with app.app_context():
+        [instance_id] = start_to_notice(db, engine, 1)
+        due = _timer_due(db.session.get(ProcessInstance, instance_id))
+        clock.active().advance(timedelta(days=8))  # past the notice's end, and no sweep ran
+        _deploy_v2(db, engine, dibao_v2())
+        result = migrate(engine, instance_id, 2, actor="designer")
+        assert result.ok
+        timer = next(t for t in result.tasks if t.element_id == "notice")
+        assert timer.action == "kept" and timer.due_after == due
+        db.session.expire_all()
+        instance = db.session.get(ProcessInstance, instance_id)
+        assert instance.status == InstanceStatus.RUNNING and instance.definition.version == 2
+        # The v2 path: the added task follows the notice, at once.
+        assert _open(db, instance_id, "notice_record").role == "street_reviewer"
+        assert not any(w["type"] == "timer" and w["element_id"] == "notice" for w in instance.waiting)
+        fired = db.session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id,
+                                                            AuditEntry.action == "timer_fired")).all()
+        assert [e.element_id for e in fired] == ["notice"]
+        _finish(db, engine, instance_id)

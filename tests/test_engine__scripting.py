@@ -28,10 +28,13 @@ def definitions(body: str, process_id: str = "p") -> str:
 
 def run(xml: str, data: dict | None = None, functions: dict | None = None) -> BpmnWorkflow:
     """Parse with SpiffWorkflow directly (no validation, so refused scripts reach the engine) and run."""
+    return run_with(xml, data, make_script_engine(functions))
+
+
+def run_with(xml: str, data: dict | None, script_engine) -> BpmnWorkflow:
     parser = SpiffBpmnParser()
     parser.add_bpmn_str(xml.encode(), filename="test.bpmn")
-    workflow = BpmnWorkflow(parser.get_spec("p"), parser.get_subprocess_specs("p"),
-                            script_engine=make_script_engine(functions))
+    workflow = BpmnWorkflow(parser.get_spec("p"), parser.get_subprocess_specs("p"), script_engine=script_engine)
     if data:
         workflow.get_tasks(state=TaskState.READY)[0].set_data(**data)
     workflow.do_engine_steps()

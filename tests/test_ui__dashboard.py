@@ -21,8 +21,12 @@ def late(login):
 
 
 def _session_as(client, username: str):
+    from web.auth import page_session_id
+
+    with client.application.app_context():
+        sid = page_session_id(username)
     with client.session_transaction() as session:
-        session["user"] = username
+        session["sid"] = sid
     return client
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.conftest import ROOT, browser_login
@@ -38,7 +39,7 @@ def test_modeler__designer_adds_a_task_fixes_the_form_and_deploys(page, screensh
 
     page.locator("#processes tr[data-key=dibao] a", has_text="打开").click()
     page.wait_for_selector("body[data-modeler-ready='1']", timeout=30_000)
-    page.wait_for_function("document.querySelector('#jz-problems-title').textContent.includes('校验通过')")
+    expect(page.locator("#jz-problems-title")).to_contain_text("校验通过", timeout=10_000)
     screenshot(page, "modeler-02-dibao-opened")
 
     assert page.evaluate(ADD_TASK) == "dibao"
@@ -47,21 +48,18 @@ def test_modeler__designer_adds_a_task_fixes_the_form_and_deploys(page, screensh
     page.fill("#bio-properties-panel-jz-due", "3")
     page.locator("#bio-properties-panel-jz-due").blur()
     # The server's check (the same as on deploy) names the new element: it needs a form.
-    page.wait_for_function(
-        "document.querySelector('#jz-element-problems').textContent.includes('formKey')", timeout=15_000)
+    expect(page.locator("#jz-element-problems")).to_contain_text("formKey", timeout=15_000)
     assert page.locator(".jz-problem-badge").count() >= 1
     assert page.locator("#jz-problems-list li.jz-error[data-element=benefit_review]").count() >= 1
     screenshot(page, "modeler-03-missing-form")
 
     page.select_option("#bio-properties-panel-jz-form", "review")
-    page.wait_for_function("document.querySelector('#jz-problems-title').textContent.includes('校验通过')",
-                           timeout=15_000)
+    expect(page.locator("#jz-problems-title")).to_contain_text("校验通过", timeout=15_000)
     assert page.locator(".jz-problem-badge").count() == 0
     screenshot(page, "modeler-04-fixed")
 
     page.click("#jz-deploy")
-    page.wait_for_function("document.querySelector('#jz-status').textContent.includes('已部署为')",
-                           timeout=20_000)
+    expect(page.locator("#jz-status")).to_contain_text("已部署为", timeout=20_000)
     assert "版本 2" in page.inner_text("#jz-status")
     screenshot(page, "modeler-05-deployed")
 
@@ -169,14 +167,12 @@ def test_modeler__timer_helper_condition_and_a_new_diagram_as_draft(page, screen
     assert page.input_value("#bio-properties-panel-jz-timer-expression") == '"P7D"'
     page.fill("#bio-properties-panel-jz-timer-amount", "10")
     page.locator("#bio-properties-panel-jz-timer-amount").blur()
-    page.wait_for_function(
-        "document.querySelector('#bio-properties-panel-jz-timer-expression').value === '\"P10D\"'")
+    expect(page.locator("#bio-properties-panel-jz-timer-expression")).to_have_value('"P10D"', timeout=10_000)
     screenshot(page, "modeler-11-timer-helper")
     # A bare ISO value is flagged in the panel and by the server, on the element.
     page.fill("#bio-properties-panel-jz-timer-expression", "P10D")
     page.locator("#bio-properties-panel-jz-timer-expression").blur()
-    page.wait_for_function("document.querySelector('#jz-element-problems').textContent.includes('引号')",
-                           timeout=15_000)
+    expect(page.locator("#jz-element-problems")).to_contain_text("引号", timeout=15_000)
     assert "引号" in page.inner_text("[data-group-id='group-jiuzhu-timer']")
 
     page.evaluate(SELECT, "flow_accept_decision_to_refusal_notice")
@@ -192,9 +188,9 @@ def test_modeler__timer_helper_condition_and_a_new_diagram_as_draft(page, screen
     page.fill("#new-name", "特困人员供养审批")
     page.click("text=新建流程图")
     page.wait_for_selector("body[data-modeler-ready='1']", timeout=30_000)
-    page.wait_for_function("document.querySelector('#jz-problems-title').textContent.includes('错误')")
+    expect(page.locator("#jz-problems-title")).to_contain_text("错误", timeout=10_000)
     page.click("#jz-save")
-    page.wait_for_function("document.querySelector('#jz-status').textContent.includes('草稿已保存')")
+    expect(page.locator("#jz-status")).to_contain_text("草稿已保存", timeout=10_000)
     assert "tekun" in page.inner_text("#jz-source") and "草稿第 1 版" in page.inner_text("#jz-source")
     with page.expect_download() as download:
         page.click("#jz-export")

@@ -15,7 +15,7 @@ from workflows.models import Case, CaseStatus
 
 # Columns that hold a time still to come by design (deadlines, the notice's end, the next timer or retry).
 FUTURE_ALLOWED = {"notice_until", "next_timer_at", "due_at", "remind_at", "next_escalation_at", "next_attempt_at",
-                  "locked_until"}
+                  "locked_until", "expires_at", "blocked_until"}
 # Every demo user whose role the 低保 flow reaches, and the step(s) that should be on their desk.
 WORKERS = {
     "sq_heping": {"appraisal"},

@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, make_response, request, session
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import event, inspect
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,6 +18,7 @@ from workflows.roles import ROLES
 
 from . import calendar_notice, errors
 from .api import register as register_api
+from .auth import TooManyAttempts, load_identity
 from .deadline_service import refresh_calendar
 from .engine_setup import build_engine, install_clock, sync_simulated_clock
 from .extensions import csrf, db, migrate
@@ -85,12 +87,53 @@ def _init_csrf(app: Flask) -> None:
         # on its own, so a session-authenticated write must carry the page's CSRF token; bearer tokens need none.
         if not (request.blueprint or "").startswith("api_") or request.method in ("GET", "HEAD", "OPTIONS"):
             return
-        if request.headers.get("Authorization", "").startswith("Bearer ") or not session.get("user"):
+        if request.headers.get("Authorization", "").startswith("Bearer ") or not session.get("sid"):
             return
         try:
             validate_csrf(request.headers.get("X-CSRFToken"))
         except (CSRFError, ValidationError) as exc:
             raise Forbidden("缺少或无效的 CSRF 令牌，请刷新页面后重试") from exc
+
+
+# Scripts only from our own origin (no inline script, no eval); styles too, plus inline `style` attributes: bpmn-js
+# and Swagger UI set them on the elements they draw, and a few templates use them.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+                           "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def cookie_settings(config) -> dict:
+    """The session cookie carries only the server-side session id (and Flask-WTF's CSRF token); see web.auth."""
+    https = str(config.get("JIUZHU_HTTPS") or "").strip().lower() in ("1", "true", "yes", "on")
+    return {"SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_SECURE": https,
+            "PERMANENT_SESSION_LIFETIME": timedelta(hours=float(config.get("JIUZHU_TOKEN_HOURS") or 12))}
+
+
+def _sessions_and_headers(app: Flask) -> None:
+    app.config.update(cookie_settings(app.config))
+
+    @app.before_request
+    def _identity():
+        if request.endpoint != "static":
+            load_identity()
+
+    @app.errorhandler(TooManyAttempts)
+    def _too_many(exc: TooManyAttempts):
+        response = make_response(errors.error_response(429, exc.code, str(exc)))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.after_request
+    def _security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
 
 def _template_globals(app: Flask) -> None:
@@ -154,6 +197,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         sync_simulated_clock()
 
     errors.init_app(app)
+    _sessions_and_headers(app)
     register_api(app)
     register_ui(app)
     _init_csrf(app)

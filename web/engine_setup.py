@@ -11,8 +11,8 @@ from flask import Flask
 from engine import clock as clock_module
 from engine.calendar import BusinessCalendar
 from engine.lint import configure_bpmnlint
-from engine.models import ClockState
 from engine.runtime import Engine
+from engine.script_runner import ScriptLimits
 from engine.scripting import make_script_engine
 from workflows.functions import FUNCTIONS
 from workflows.listener import CaseProjection, DropFinishedDrafts
@@ -28,13 +28,27 @@ BPMNLINT_BUNDLE = Path("build") / "bpmnlint-node.cjs"
 def build_engine(app: Flask) -> Engine:
     engine = Engine(
         lambda: db.session,
-        script_engine=make_script_engine(FUNCTIONS),
+        script_engine=make_script_engine(FUNCTIONS, script_limits(app)),
         calendar=BusinessCalendar(),
         listeners=[CaseProjection(), DropFinishedDrafts()],
     )
     app.extensions["jiuzhu.engine"] = engine
     configure_bpmnlint(bpmnlint_bundle(app))
     return engine
+
+
+def script_limits(app: Flask) -> ScriptLimits:
+    """The limits every BPMN script and condition runs under (JIUZHU_SCRIPT_CPU_SECONDS, _MEMORY_MB, _OUTPUT_KB)."""
+    config = app.config
+    limits = ScriptLimits(
+        cpu_seconds=float(config.get("JIUZHU_SCRIPT_CPU_SECONDS") or 2),
+        memory_mb=int(config.get("JIUZHU_SCRIPT_MEMORY_MB") or 256),
+        output_kb=int(config.get("JIUZHU_SCRIPT_OUTPUT_KB") or 1024),
+    )
+    if limits.cpu_seconds <= 0 or limits.memory_mb < 64 or limits.output_kb <= 0:
+        raise ValueError("JIUZHU_SCRIPT_CPU_SECONDS must be > 0, JIUZHU_SCRIPT_MEMORY_MB ≥ 64 and "
+                         "JIUZHU_SCRIPT_OUTPUT_KB > 0")
+    return limits
 
 
 def bpmnlint_bundle(app: Flask) -> Path | None:
@@ -60,22 +74,8 @@ def install_clock(app: Flask) -> clock_module.Clock:
 
 def sync_simulated_clock() -> None:
     """Adopt the simulated instant stored in the database, so every process agrees on the time."""
-    clock = clock_module.active()
-    if not isinstance(clock, clock_module.SimulatedClock):
-        return
-    state = db.session.get(ClockState, 1)
-    if state is not None and state.now > clock.now():
-        clock.set(state.now)
+    clock_module.sync_with_database(db.session)
 
 
 def advance_simulated_clock(delta) -> datetime:
-    clock = clock_module.active()
-    sync_simulated_clock()
-    now = clock.advance(delta)
-    state = db.session.get(ClockState, 1)
-    if state is None:
-        db.session.add(ClockState(id=1, now=now))
-    else:
-        state.now = now
-    db.session.commit()
-    return now
+    return clock_module.advance_in_database(db.session, delta)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.runtime import Engine
 from workflows import messages
 from workflows.models import Case
+from workflows.utf8 import utf8_problems
 
 from .models import InboundEvent
 from .signing import verify
@@ -39,21 +41,27 @@ def parse_secrets(setting: str | None) -> dict[str, str]:
 
 
 def receive(session: Session, engine: Engine, *, source: str, secrets: dict[str, str], headers, body: bytes,
-            now: datetime) -> Received:
+            now: datetime, real_now: float | None = None) -> Received:
+    """`now` is the engine's time (recorded as received_at, a simulated instant in a demo); a signature's freshness
+    is judged by `real_now` (Unix seconds, default the system clock): the sender signs with its real clock, and
+    a simulated clock moved days ahead must not make every correct, current signature look stale."""
     secret = secrets.get(source)
     if secret is None:
         raise NotFound(f"未登记的来源：{source}")
     problem = verify(secret, headers.get("X-Jiuzhu-Timestamp"), headers.get("X-Jiuzhu-Signature"), body,
-                     now.timestamp())
+                     time.time() if real_now is None else real_now)
     if problem:
         raise BadSignature(problem)
     try:
         message = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidInput("请求体不是合法的 JSON", {"body": ["不是合法的 JSON"]}) from exc
     fields = {}
     if not isinstance(message, dict):
         raise InvalidInput("请求体须为 JSON 对象", {"body": ["须为 JSON 对象"]})
+    bad_text = utf8_problems(message)
+    if bad_text:
+        raise InvalidInput(f"事件内容有误：{messages.NOT_UTF8}", bad_text)
     event_id, event_type, case_id = message.get("event_id"), message.get("type"), message.get("case_id")
     if not isinstance(event_id, str | int) or str(event_id) == "":
         fields["event_id"] = [messages.REQUIRED]

@@ -146,7 +146,9 @@ def _deliver_one(session: Session, event: OutboxEvent, targets: list[WebhookSubs
     for subscription in pending:
         delivery_id = uuid.uuid4().hex
         sent_at = clock()
-        timestamp = int(sent_at.timestamp())
+        # Receivers check freshness against their own (real) time, so the signed timestamp is the system's, even
+        # when the engine runs on a simulated clock (demos, capacity simulation).
+        timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "Jiuzhu-Webhooks/1",

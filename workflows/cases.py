@@ -1,6 +1,7 @@
 """Opening a case: validate the application, find its jurisdiction and standard, start the program's process."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from engine.clock import SHANGHAI
 from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.runtime import Engine
 
-from . import access, rulesets
+from . import access, messages, rulesets
 from .idcard import validate_id_number
 from .listener import case_business_key
 from .models import Case, CaseStatus, Jurisdiction, LocalStandard, User
@@ -25,6 +26,34 @@ def _id_number(value: str) -> None:
         validate_id_number(value)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
+
+
+# Bounds on what an application may carry: the household is stored on the case and in the workflow state, and
+# every step of the case carries it along.
+MAX_ASSET_ITEMS = 50
+MAX_ASSET_KEY = 50
+MAX_ASSET_TEXT = 2000
+MAX_ASSETS_BYTES = 16 * 1024
+
+
+def _assets(value: dict) -> None:
+    """`household.assets`: at most 50 items with short names, texts of at most 2000 characters, 16 KB in all."""
+    if len(value) > MAX_ASSET_ITEMS:
+        raise ValidationError(messages.TOO_MANY_ITEMS.format(max=MAX_ASSET_ITEMS))
+    problems = []
+    for key, item in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_ASSET_KEY:
+            problems.append(f"项目名称{messages.LENGTH_BETWEEN.format(min=1, max=MAX_ASSET_KEY)}")
+        elif isinstance(item, str) and len(item) > MAX_ASSET_TEXT:
+            problems.append(f"{key}：{messages.LENGTH_MAX.format(max=MAX_ASSET_TEXT)}")
+    if problems:
+        raise ValidationError(problems[:10])
+    try:
+        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    except (TypeError, ValueError, RecursionError):
+        raise ValidationError(messages.INVALID) from None
+    if size > MAX_ASSETS_BYTES:
+        raise ValidationError(messages.CONTENT_TOO_LARGE.format(limit=MAX_ASSETS_BYTES // 1024))
 
 
 class ApplicantSchema(Schema):
@@ -46,7 +75,7 @@ class MemberSchema(Schema):
 class HouseholdSchema(Schema):
     members = fields.List(fields.Nested(MemberSchema), required=True, validate=validate.Length(min=1, max=30))
     monthly_income = fields.Decimal(required=True, validate=validate.Range(min=0), places=2, as_string=False)
-    assets = fields.Dict(load_default=dict)
+    assets = fields.Dict(load_default=dict, validate=_assets)
 
     @validates_schema
     def _distinct_members(self, data, **kwargs):
@@ -56,9 +85,9 @@ class HouseholdSchema(Schema):
 
 
 class CaseSchema(Schema):
-    program = fields.String(required=True)
-    street = fields.String(required=True)
-    community = fields.String(required=True)
+    program = fields.String(required=True, validate=validate.Length(max=50))
+    street = fields.String(required=True, validate=validate.Length(max=50))
+    community = fields.String(required=True, validate=validate.Length(max=50))
     applicant = fields.Nested(ApplicantSchema, required=True)
     household = fields.Nested(HouseholdSchema, required=True)
 

@@ -44,6 +44,9 @@ RANGE_OPS = {"gte": "大于或等于", "gt": "大于", "lte": "小于或等于",
 FORM_NOT_OBJECT = "表单数据应为对象"
 BODY_NOT_OBJECT = "请求体须为 JSON 对象"
 LOGIN_INCOMPLETE = "请填写用户名和密码"
+FORM_TOO_LARGE = "表单数据过大：不能超过 {limit} KB"
+CONTENT_TOO_LARGE = "内容过大：不能超过 {limit} KB"
+TOO_MANY_ITEMS = "项目不能超过 {max} 个"
 
 FIELD_MESSAGES: dict[type, dict[str, str]] = {
     fields.Field: {"required": REQUIRED, "null": EMPTY, "validator_failed": INVALID},

@@ -15,6 +15,8 @@ API_PREFIX = "/api/v1"
 
 
 def json_body() -> dict:
+    """The request's JSON object. Its size (1 MB) and text (no lone surrogates) were already checked, field by
+    field, by web.input_guard before the view ran; the parsed body is cached, so it is read once."""
     try:
         body = request.get_json(silent=True)
     except RecursionError as exc:  # absurdly deep nesting: refuse it, do not crash on it

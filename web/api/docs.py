@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -50,7 +51,20 @@ def build_spec(app) -> dict:
                 op["requestBody"] = {"content": {"application/json": {"schema": meta["body"]}}}
             operations[method.lower()] = op
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    return _json_numbers(spec.to_dict())
+
+
+def _json_numbers(value):
+    """Decimals → JSON numbers. apispec writes a Decimal field's bounds as the field serializes them (Range(min=0)
+    on `monthly_income` becomes Decimal('0.00')), which Flask's JSON would turn into the string "0.00" — and a
+    generated client cannot build a request from `minimum: "0.00"`."""
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 @bp.get(f"{API_PREFIX}/openapi.json")

@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from engine.errors import Forbidden, InvalidInput, NotFound
+from engine.incidents import open_incident_of
 from engine.models import HumanTask, ProcessInstance, TaskStatus
 from workflows import access
 from workflows.listener import case_id_of
@@ -56,7 +57,18 @@ def instance_json(instance: ProcessInstance, tasks: list[HumanTask] | None = Non
         "waiting": [{k: w.get(k) for k in ("type", "name", "element_id", "due_at") if w.get(k) is not None}
                     for w in instance.waiting or []],
         "tasks": [task_item(t) for t in tasks],
+        "incident": _open_incident(instance),
     }
+
+
+def _open_incident(instance: ProcessInstance) -> dict | None:
+    """The open incident of an instance parked by a failed background step (status `incident`), else None."""
+    incident = open_incident_of(db.session, instance.id)
+    if incident is None:
+        return None
+    return {"id": incident.id, "element_id": incident.element_id, "element_name": incident.element_name,
+            "kind": incident.kind.value, "error": incident.error, "attempts": incident.attempts,
+            "since": iso(incident.created_at)}
 
 
 @bp.post("")

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import functools
 
-from flask import flash, g, redirect, request, session, url_for
+from flask import flash, g, redirect, request, url_for
 from sqlalchemy import select
 
 from workflows.models import User
 
+from ..auth import page_session_error, page_username
 from ..extensions import db
 
 
 def page_user() -> User | None:
+    """The user of the live page session (server-side: logged out, idle or expired sessions give None)."""
     if "page_user" not in g:
-        username = session.get("user")
+        username = page_username()
         g.page_user = db.session.scalars(select(User).where(User.username == username)).first() \
             if username else None
         if g.page_user is not None and not g.page_user.active:
@@ -25,6 +27,9 @@ def login_required(view):
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if page_user() is None:
+            ended = page_session_error()
+            if ended:
+                flash(ended, "info")
             return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 

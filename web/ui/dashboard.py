@@ -14,6 +14,7 @@ from werkzeug.routing import BuildError
 
 from engine.clock import SHANGHAI
 from engine.errors import EngineError
+from engine.incidents import count_open_incidents
 from engine.models import HumanTask, ProcessInstance
 from workflows import access
 from workflows.deadline_views import URGE_ROLES, instance_deadlines
@@ -41,6 +42,7 @@ from .common import page_user, roles_required
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 VIEW_ROLES = ("supervisor", "district_approver", "district_inspector")
+INCIDENT_ROLES = ("admin", "supervisor")  # who sees the count of 流程故障 (and its page, web/ui/incidents.py)
 GROUP_TITLES = {"agency": "按单位", "street": "按街道", "step": "按环节"}
 PAGE_SIZE = 50
 KIND_LABELS = {"reminder": "到期提醒", "overdue": "逾期", "escalated": "升级督办", "urged": "催办"}
@@ -127,7 +129,8 @@ def _column_chart(values: list[tuple[str, list[int]]], series: list[str], *, wid
 @roles_required(*VIEW_ROLES)
 def index():
     """The dashboard: totals, per agency / street / step, ageing, trend, the oldest overdue tasks."""
-    scope = _scope(page_user())
+    user = page_user()
+    scope = _scope(user)
     now = scope.now
     reports, totals = overdue_breakdown(scope)
     overview = summary(scope, totals)
@@ -138,7 +141,8 @@ def index():
     return render_template(
         "dashboard/index.html", now=now, overview=overview, reports=reports, titles=GROUP_TITLES,
         bars={group: _group_bars(reports[group], group) for group in GROUPS}, ageing=ageing, trend=trend,
-        oldest=oldest, links=_case_links(oldest))
+        oldest=oldest, links=_case_links(oldest),
+        incidents=count_open_incidents(db.session) if user.role in INCIDENT_ROLES else None)
 
 
 def _filter_from_request() -> OverdueFilter:

@@ -41,6 +41,8 @@ ACTIONS = {
     "time_limit_set": "设定办理时限",
     "time_limit_extended": "延长办理时限",
     "migrated": "迁移到新流程版本",
+    "incident_opened": "流程故障（后台处理失败）",
+    "incident_resolved": "流程故障已排除",
 }
 # Who did it, for actors that are not people.
 ACTORS = {"system": "系统", "public": "公众（公示页面）", "cli": "系统"}

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from engine.errors import EngineError
 
-from ..auth import authenticate
+from ..auth import TooManyAttempts, authenticate, end_session, start_page_session
 from .common import login_required, page_user
 
 bp = Blueprint("pages", __name__)
@@ -28,8 +28,10 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The login page; five failed attempts lock the account for 15 minutes."""
+    """The login page; repeated failures from one address make that address wait (429), never the account."""
     error = None
+    status = 200
+    headers = {}
     username = ""
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()
@@ -39,18 +41,22 @@ def login():
         else:
             try:
                 user = authenticate(username, password)
+            except TooManyAttempts as exc:
+                error, status, headers = str(exc), 429, {"Retry-After": str(exc.retry_after)}
             except EngineError as exc:
-                error = str(exc)
+                error, status = str(exc), 401
             else:
-                session.clear()
-                session["user"] = user.username
-                session.permanent = True
+                start_page_session(user)
                 return redirect(_safe_next(request.args.get("next")) or url_for("pages.home"))
-    return render_template("ui/login.html", error=error, username=username), 401 if error else 200
+        if error and status == 200:
+            status = 401
+    return render_template("ui/login.html", error=error, username=username), status, headers
 
 
 @bp.post("/logout")
 def logout():
+    """Ends the page session on the server: the old cookie, replayed, no longer logs anyone in."""
+    end_session(session.get("sid"))
     session.clear()
     flash("已退出登录", "info")
     return redirect(url_for("pages.login"))

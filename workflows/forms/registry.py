@@ -10,6 +10,7 @@ refused: clients may send a whole UI state, but only declared fields ever reach 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,11 +81,26 @@ def _json_ready(value):
     return value
 
 
+# A task's data is stored in the workflow state and every later step carries it: 64 KB is far more than any form
+# needs (free-text fields stop at 2000 characters, see toolkit.MAX_TEXT) and keeps the generic form bounded too.
+MAX_FORM_BYTES = 64 * 1024
+
+
+def _json_size(data: dict) -> int:
+    try:
+        return len(json.dumps(data, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+    except (TypeError, ValueError, RecursionError):
+        return 0  # not JSON at all: the schema says what is wrong with it
+
+
 def validate_form(form_key: str | None, data: Any) -> dict:
     """Validate and clean a task's submitted data; raise :class:`FormError` with per-field Chinese messages."""
     form = get_form(form_key)
     if not isinstance(data, dict):
         raise FormError({"_schema": [messages.FORM_NOT_OBJECT]})
+    size = _json_size(data)
+    if size > MAX_FORM_BYTES:
+        raise FormError({"_schema": [messages.FORM_TOO_LARGE.format(limit=MAX_FORM_BYTES // 1024)]})
     try:
         cleaned = form.schema().load(data)
     except ValidationError as exc:

@@ -17,8 +17,21 @@ from .. import messages
 # --- fields ----------------------------------------------------------------------------------------------------
 
 
+# Every free-text answer has an upper bound: an opinion is stored in the workflow state and the case history, and
+# a megabyte of it would be carried by every later step. A field with its own Length max keeps that one.
+MAX_TEXT = 2000
+MAX_NAME = 50
+MAX_NAMES = 20
+
+
 class Text(fields.String):
-    """A string with surrounding whitespace removed, so a blank answer counts as missing."""
+    """A string with surrounding whitespace removed, so a blank answer counts as missing; at most `max_length`
+    characters (MAX_TEXT unless a `Length` validator with a max is given)."""
+
+    def __init__(self, *, max_length: int = MAX_TEXT, **kwargs):
+        super().__init__(**kwargs)
+        if not any(isinstance(v, validate.Length) and v.max is not None for v in self.validators):
+            self.validators = [*self.validators, validate.Length(max=max_length)]
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()
@@ -53,7 +66,7 @@ class TextList(fields.List):
     """A list of non-blank texts (names of people, for instance)."""
 
     def __init__(self, **kwargs):
-        inner = Text(validate=validate.Length(min=1, error=messages.EMPTY))
+        inner = Text(validate=[validate.Length(min=1, error=messages.EMPTY), validate.Length(max=MAX_NAME)])
         super().__init__(inner, **kwargs)
 
 
@@ -94,6 +107,8 @@ def required_if(field: str, when: str, values: tuple[str, ...], message: str):
 
     @validates_schema(skip_on_field_errors=False)
     def check(self, data, **kwargs):
+        if field not in data:
+            return  # the field failed its own check (too long, not text): that message says it already
         if data.get(when) in values and not (data.get(field) or "").strip():
             raise ValidationError(message, field_name=field)
 
@@ -127,7 +142,8 @@ def opinion_field(help_text: str = "不同意时必填，将作为书面告知�
 
 
 def names_field(label: str, help_text: str):
-    return TextList(required=True, validate=DistinctNames(2, label), metadata=meta(label, help_text))
+    return TextList(required=True, validate=[validate.Length(max=MAX_NAMES), DistinctNames(2, label)],
+                    metadata=meta(label, help_text))
 
 
 # --- base schemas ----------------------------------------------------------------------------------------------
