@@ -95,13 +95,15 @@ class EventDelivery(Incidents):
                     handled += 1
             except StaleState:
                 continue  # another worker stepped it first
-            except DBAPIError:
-                # The database, not the instance (a lost connection, a lock timeout): try again later.
-                log.exception("timer of instance %s failed; retrying later", instance_id)
-                self._postpone_timer(instance_id, now + RETRY_FAILED_TIMER_AFTER)
             except Exception as exc:
-                log.exception("timer of instance %s failed; opening an incident", instance_id)
-                self._park(instance_id, IncidentKind.TIMER, exc, now)
+                if _caused_by_database(exc):
+                    # The database, not the instance (a lost connection, a lock timeout — also when a script's
+                    # function call met it and the script error wraps it): try again later.
+                    log.exception("timer of instance %s failed; retrying later", instance_id)
+                    self._postpone_timer(instance_id, now + RETRY_FAILED_TIMER_AFTER)
+                else:
+                    log.exception("timer of instance %s failed; opening an incident", instance_id)
+                    self._park(instance_id, IncidentKind.TIMER, exc, now)
         return handled
 
     def _park(self, instance_id: int, kind: IncidentKind, exc: Exception, now: datetime) -> None:
@@ -118,3 +120,15 @@ class EventDelivery(Incidents):
         with self._transaction(session):
             session.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id)
                             .values(next_timer_at=until, version=ProcessInstance.version + 1))
+
+
+def _caused_by_database(exc: BaseException) -> bool:
+    """Whether a database error is anywhere in the exception's chain (causes and contexts)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DBAPIError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

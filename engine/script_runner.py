@@ -123,11 +123,17 @@ class _Runner:
     def run(self, request: bytes, functions: Mapping[str, Callable[..., Any]], limits: ScriptLimits) -> dict:
         """Send one script, answer its function calls, return its final message (or raise)."""
         failures: dict[int, BaseException] = {}
+        # One deadline for the whole script, function calls answered here included: the child's CPU limit does not
+        # see time spent in the parent, so a script looping over calls would otherwise have no bound.
+        deadline = time.monotonic() + limits.wall_seconds
         try:
             self._write(request)
             while True:
-                message = self._read(limits.wall_seconds, limit=limits.output_kb * 1024 + 4096)
+                remaining = deadline - time.monotonic()
+                message = self._read(remaining, limit=limits.output_kb * 1024 + 4096) if remaining > 0 else None
                 if message is None:
+                    if not self.killed and remaining <= 0:
+                        self.kill()
                     raise self._died(limits)
                 if "call" not in message:
                     break

@@ -344,9 +344,11 @@ def _describe(err: BaseException) -> str:
         text = str(err)
     else:
         text = f"{err.__class__.__name__}: {err}"
+    # Mask first: cutting first could split an ID number so that the mask no longer recognises what is left of it.
+    text = mask_identifiers(text)
     if len(text) > _MAX_MESSAGE:
         text = text[:_MAX_MESSAGE] + "…"
-    return mask_identifiers(text)
+    return text
 
 
 def _locate(script: Any, err: BaseException) -> tuple[int, str]:

@@ -37,10 +37,6 @@ def app(database_url, tmp_path_factory):
         "JIUZHU_CLOCK_START": START.isoformat(),
         "SECRET_KEY": "test-secret",
         "JIUZHU_ENV": "development",
-        # Scenario tests jump the simulated clock by days and keep using their logins: sessions must outlive that
-        # (tests of idle expiry and token lifetime set these back for themselves).
-        "JIUZHU_SESSION_IDLE_MINUTES": "5256000",
-        "JIUZHU_TOKEN_HOURS": "87600",
     })
     with application.app_context():
         if db.engine.dialect.name == "postgresql":

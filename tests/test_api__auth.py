@@ -6,9 +6,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 
+import pytest
+
+from engine.clock import SimulatedClock
 from tests.scenario import advance
 from tests.ui_pages import csrf_token
+from web.auth import SESSION_CLOCK
 
 
 def _token(client, username="jd_heping", password="demo", source="127.0.0.1"):
@@ -27,6 +32,15 @@ def _page_login(client, username="jd_heping", source="127.0.0.1"):
 
 
 # -- sessions -------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def session_clock(app, monkeypatch):
+    """Sessions and login throttling run on real time (web.auth.SESSION_CLOCK); tests move a simulated stand-in."""
+    clock = SimulatedClock(datetime.fromisoformat("2026-03-02T09:00:00+08:00"))
+    monkeypatch.setitem(app.extensions, SESSION_CLOCK, clock)
+    return clock
+
+
 def test_api__logout_ends_the_token(client):
     token = _token(client).get_json()["token"]
     assert client.get("/api/v1/auth/me", headers=_bearer(token)).status_code == 200
@@ -63,16 +77,16 @@ def test_ui__api_logout_from_the_page_ends_the_page_session(app, client):
     assert thief.get("/inbox").status_code == 302
 
 
-def test_api__idle_token_and_page_session_end(app, client, login, monkeypatch):
+def test_api__idle_token_and_page_session_end(app, client, login, monkeypatch, session_clock):
     monkeypatch.setitem(app.config, "JIUZHU_SESSION_IDLE_MINUTES", "30")
     login("admin")  # the clock's operator logs in first and stays active
     token = _token(client, "jd_heping").get_json()["token"]
     busy = _token(client, "jd_anding").get_json()["token"]
     browser = app.test_client()
     assert _page_login(browser, "sq_heping").status_code == 302
-    advance(login, "PT20M")
+    session_clock.advance(timedelta(minutes=20))
     assert client.get("/api/v1/auth/me", headers=_bearer(busy)).status_code == 200  # in use: stays alive
-    advance(login, "PT20M")
+    session_clock.advance(timedelta(minutes=20))
     assert client.get("/api/v1/auth/me", headers=_bearer(busy)).status_code == 200
     idle = client.get("/api/v1/auth/me", headers=_bearer(token))
     assert idle.status_code == 401
@@ -83,11 +97,10 @@ def test_api__idle_token_and_page_session_end(app, client, login, monkeypatch):
     assert client.get("/api/v1/auth/me", headers=_bearer(token)).status_code == 401  # and stays ended
 
 
-def test_api__token_lifetime_on_the_engine_clock(app, client, login, monkeypatch):
-    login("admin")  # the clock's operator: a long-lived token
+def test_api__token_lifetime(app, client, login, monkeypatch, session_clock):
     monkeypatch.setitem(app.config, "JIUZHU_TOKEN_HOURS", "1")
     token = _token(client).get_json()["token"]
-    advance(login, "PT61M")
+    session_clock.advance(timedelta(minutes=61))
     expired = client.get("/api/v1/auth/me", headers=_bearer(token))
     assert expired.status_code == 401 and "过期" in expired.get_json()["error"]["message"]
 
@@ -125,17 +138,16 @@ def test_api__failures_from_one_source_do_not_lock_the_owner_out(client, login):
     assert "分钟后再试" in blocked_page.get_data(as_text=True)
 
 
-def test_api__the_wait_grows(client, login):
-    login("admin")
+def test_api__the_wait_grows(client, login, session_clock):
     for _ in range(5):
         _token(client, password="guess", source="203.0.113.8")
     assert _token(client, password="guess", source="203.0.113.8").headers["Retry-After"] == "60"
-    advance(login, "PT61S")
+    session_clock.advance(timedelta(seconds=61))
     for _ in range(5):
         assert _token(client, password="guess", source="203.0.113.8").status_code == 401
     second = _token(client, password="guess", source="203.0.113.8")
     assert second.status_code == 429 and second.headers["Retry-After"] == "120"
-    advance(login, "PT2M1S")
+    session_clock.advance(timedelta(minutes=2, seconds=1))
     assert _token(client, source="203.0.113.8").status_code == 200  # the right password clears the source
 
 
@@ -211,3 +223,16 @@ def test_ui__templates_have_no_inline_script_or_handlers():
             assert "src=" in tag or 'type="application/json"' in tag, (path.name, tag)
         assert not re.search(r"\son[a-z]+\s*=", text), path.name
         assert "javascript:" not in text, path.name
+
+
+def test_api__moving_the_engine_clock_neither_ends_sessions_nor_prolongs_blocks(app, client, login, monkeypatch):
+    """A demo's simulated clock jumps days ahead: sessions stay alive, and a login block still ends in real time."""
+    monkeypatch.setitem(app.config, "JIUZHU_SESSION_IDLE_MINUTES", "30")
+    monkeypatch.setitem(app.config, "JIUZHU_TOKEN_HOURS", "12")
+    token = _token(client, "jd_heping").get_json()["token"]
+    advance(login, "P2D")
+    assert client.get("/api/v1/auth/me", headers=_bearer(token)).status_code == 200
+    for _ in range(5):
+        _token(client, password="guess", source="203.0.113.9")
+    blocked = _token(client, password="guess", source="203.0.113.9")
+    assert blocked.status_code == 429 and blocked.headers["Retry-After"] == "60"  # real minutes, not the demo's

@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from engine import clock
 from engine.incidents import IncidentStillFailing, count_open_incidents, list_incidents, mask_ids
@@ -64,7 +65,8 @@ class Switch:
 
 
 def test_incidents__mask_ids():
-    assert mask_ids(f"证件号 {ID_NUMBER} 与 110101199003071234 不符") == (f"证件号 {ID_NUMBER[:6]}********{ID_NUMBER[-4:]} 与 110101********1234 不符")
+    assert mask_ids(f"证件号 {ID_NUMBER} 与 110101199003071234 不符") == (
+        f"证件号 {ID_NUMBER[:6]}********{ID_NUMBER[-4:]} 与 110101********1234 不符")
     assert mask_ids("金额 1395") == "金额 1395"
 
 
@@ -186,4 +188,25 @@ def test_incidents__deadline_sweeps_leave_the_tasks_of_an_instance_in_incident_a
         instance.status = InstanceStatus.RUNNING
         db.session.commit()
         assert deadlines().sweep_reminders(now) == 1  # caught up once the incident is gone
+        db.session.remove()
+
+
+def test_incidents__a_database_error_inside_a_script_call_postpones_instead(app, login, monkeypatch):
+    """A lost connection or lock timeout met by a function a script calls is the database's trouble, not the
+    instance's: the timer is postponed (retried later), no incident is opened."""
+    [instance_id] = start_instances(login, {"d": 1},
+                                    script="x = working_days_between('2026-01-01T00:00:00+08:00')")
+    engine = app.extensions["jiuzhu.engine"]
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    monkeypatch.setitem(engine.script_engine.environment.functions, "working_days_between", locked)
+    clock.active().advance(timedelta(hours=2))
+    with app.app_context():
+        engine.sweep_timers()
+        instance = db.session.get(ProcessInstance, instance_id)
+        assert instance.status == InstanceStatus.RUNNING
+        assert instance.next_timer_at > clock.active().now()  # postponed
+        assert db.session.scalars(select(Incident)).all() == []
         db.session.remove()

@@ -231,6 +231,26 @@ def test_script_limits__hostile_step_behind_a_timer_becomes_an_incident(app, cli
 
 # -- the runner itself -------------------------------------------------------------------------------------------
 
+def test_script_limits__time_spent_in_function_calls_counts_against_the_limit():
+    """The child's CPU limit cannot see the parent answering its calls: one deadline covers the whole script."""
+    def slow():
+        time.sleep(0.3)  # a function that takes its time in the parent (e.g. a long calendar walk)
+        return 1
+
+    env = RestrictedEnvironment({"slow": slow}, SMALL)  # 0.5 s CPU: the whole script may take 2 s at most
+    started = time.monotonic()
+    with pytest.raises(ScriptLimitExceeded):
+        env.execute("n = 0\nwhile True:\n    n += slow()", {})
+    assert time.monotonic() - started < SMALL.wall_seconds + 1.0
+
+
+def test_script_limits__an_id_number_at_the_cut_is_still_masked():
+    from engine.scripting import _describe
+
+    text = _describe(ValueError("x" * 472 + "11010119900307123X"))
+    assert "1101011990030712" not in text and "11010119900307" not in text
+
+
 def test_script_limits__results_and_function_calls_round_trip():
     calls = []
 

@@ -13,12 +13,13 @@ from sqlalchemy import event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms.validators import ValidationError
 
+from engine.clock import SystemClock
 from engine.errors import Forbidden
 from workflows.roles import ROLES
 
 from . import calendar_notice, errors
 from .api import register as register_api
-from .auth import TooManyAttempts, load_identity
+from .auth import SESSION_CLOCK, TooManyAttempts, load_identity
 from .deadline_service import refresh_calendar
 from .engine_setup import build_engine, install_clock, sync_simulated_clock
 from .extensions import csrf, db, migrate
@@ -181,6 +182,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         _tune_sqlite(app)
     install_clock(app)
+    app.extensions[SESSION_CLOCK] = SystemClock()  # sessions and login throttling: real time (web.auth._now)
     build_engine(app)
     with app.app_context():
         # The admin's holiday overrides, if the schema exists yet (a fresh database is migrated after start-up) and

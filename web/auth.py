@@ -35,7 +35,6 @@ from engine.errors import EngineError, Forbidden, InvalidInput
 from workflows import messages
 from workflows.models import LoginAttempt, User, UserSession
 
-from .engine_access import engine
 from .errors import Unauthorized
 from .extensions import db
 
@@ -48,6 +47,7 @@ FIRST_DELAY = timedelta(minutes=1)
 MAX_DELAY = timedelta(hours=1)
 ACCOUNT_DELAY = timedelta(minutes=15)
 TOUCH_EVERY = timedelta(minutes=1)
+SESSION_CLOCK = "jiuzhu.session_clock"  # app.extensions key of the clock sessions and throttling run on
 
 PAGE, API = "page", "api"
 
@@ -79,10 +79,17 @@ def _lifetime() -> timedelta:
     return timedelta(hours=float(current_app.config.get("JIUZHU_TOKEN_HOURS") or 12))
 
 
+def _now() -> datetime:
+    # Sessions and login throttling run on real time even when the engine runs a simulated clock (demos, capacity
+    # simulation): a block must end by itself and moving the process clock must not log everyone out. The clock is
+    # an app extension (the system clock, set by create_app) so tests can put a movable one in its place.
+    return current_app.extensions[SESSION_CLOCK].now()
+
+
 # -- sessions -------------------------------------------------------------------------------------------------------
 def open_session(user: User, kind: str) -> str:
     """Start a session for a user and return its random id (the only copy: the row stores its hash)."""
-    now = engine().now()
+    now = _now()
     raw = secrets.token_urlsafe(32)
     db.session.add(UserSession(token_hash=_digest(raw), user_id=user.id, kind=kind, created_at=now,
                                last_seen_at=now, expires_at=now + _lifetime()))
@@ -113,7 +120,7 @@ def end_session(raw: str | None) -> None:
         return
     db.session.execute(update(UserSession).where(UserSession.token_hash == _digest(raw),
                                                  UserSession.revoked_at.is_(None))
-                       .values(revoked_at=engine().now()))
+                       .values(revoked_at=_now()))
     db.session.commit()
 
 
@@ -138,7 +145,7 @@ def _session_username(raw: str, kind: str) -> str:
     again = "令牌" if kind == API else "登录"
     if row is None or row.revoked_at is not None:
         raise Unauthorized(f"{again}已失效，请重新登录")
-    now = engine().now()
+    now = _now()
     if row.expires_at <= now or now - row.last_seen_at >= _idle():
         db.session.execute(update(UserSession).where(UserSession.id == row.id).values(revoked_at=now))
         db.session.commit()
@@ -272,7 +279,7 @@ def source_address() -> str:
 
 def authenticate(username: str, password: str, source: str | None = None) -> User:
     """Check a password, throttling failures per (account, source) and per account; see the module docstring."""
-    now = engine().now()
+    now = _now()
     source = source or source_address()
     source_key, account_key = _key("s", username, source), _key("a", username)
     failures, strikes = _count_attempt(source_key, now)

@@ -6,7 +6,7 @@ step that later fails is rolled back with it.
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -104,6 +104,19 @@ def _instant(value, name: str):
     return instant
 
 
+# The calendar walks day by day and runs in the step's process, outside the script runner's CPU limit: bound the
+# work one call may ask for (ten years either way is far beyond any time limit of the procedures).
+MAX_WORKING_DAYS = 2500
+MAX_SPAN = timedelta(days=3660)
+
+
+def _working_days(n) -> int:
+    days = int(n)
+    if abs(days) > MAX_WORKING_DAYS:
+        raise ValueError(f"工作日数超出范围（最多 {MAX_WORKING_DAYS} 个）：{days}")
+    return days
+
+
 def _calendar():
     calendar = current_step().engine.calendar
     if calendar is None:
@@ -114,7 +127,7 @@ def _calendar():
 def add_working_days(start, n) -> str:
     """The deadline "within n working days of start" (24:00 of the n-th working day, as 00:00+08:00 of the next
     day); start None = now. Holidays and make-up workdays (调休) count as the calendar says."""
-    return _calendar().add_working_days(_instant(start, "start"), int(n)).astimezone(SHANGHAI).isoformat()
+    return _calendar().add_working_days(_instant(start, "start"), _working_days(n)).astimezone(SHANGHAI).isoformat()
 
 
 def working_deadline(n) -> str:
@@ -124,7 +137,10 @@ def working_deadline(n) -> str:
 
 def working_days_between(a, b=None) -> int:
     """Working days after a's date up to and including b's date (b None = now)."""
-    return _calendar().working_days_between(_instant(a, "a"), _instant(b, "b"))
+    start, end = _instant(a, "a"), _instant(b, "b")
+    if abs(end - start) > MAX_SPAN:
+        raise ValueError("两个时间相隔超过十年，超出范围")
+    return _calendar().working_days_between(start, end)
 
 
 def _deadlines():
@@ -134,14 +150,15 @@ def _deadlines():
 def case_time_limit(days, max_days=None) -> str:
     """The whole case must be done within `days` working days from now, extendable to `max_days` (办理总时限)."""
     ctx = current_step()
-    due = _deadlines().set_limit_in_step(ctx.session, ctx.instance, ctx.now, days, max_days, step=ctx)
+    due = _deadlines().set_limit_in_step(ctx.session, ctx.instance, ctx.now, _working_days(days),
+                                         None if max_days is None else _working_days(max_days), step=ctx)
     return due.astimezone(SHANGHAI).isoformat()
 
 
 def extend_case_time_limit(days, reason=None) -> str:
     ctx = current_step()
-    due = _deadlines().extend_in_step(ctx.session, ctx.instance, ctx.now, days, actor=ctx.actor, reason=reason,
-                                      step=ctx)
+    due = _deadlines().extend_in_step(ctx.session, ctx.instance, ctx.now, _working_days(days), actor=ctx.actor,
+                                      reason=reason, step=ctx)
     return due.astimezone(SHANGHAI).isoformat()
 
 
