@@ -97,8 +97,10 @@ class _Runner:
 
     def __init__(self) -> None:
         root = str(Path(__file__).resolve().parents[1])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # Only what Python needs to start: the runner never sees the parent's secrets (SECRET_KEY, DATABASE_URL…).
+        env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ}
+        parent_path = os.environ.get("PYTHONPATH")
+        env["PYTHONPATH"] = root + (os.pathsep + parent_path if parent_path else "")
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "engine.script_runner"],

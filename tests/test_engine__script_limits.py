@@ -356,3 +356,13 @@ def test_script_limits__a_real_workflow_routes_through_the_runner():
     with pytest.raises(WorkflowTaskException, match="CPU"):
         run_with(GATEWAY_PROCESS.replace("total &gt; limit", "sum(range(10**12)) &gt; limit"),
                  household(300), make_script_engine(FUNCTIONS, SMALL))
+
+
+def test_script_limits__the_runner_does_not_inherit_secrets(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "do-not-leak")
+    runner = script_runner._Runner()
+    try:
+        environ = open(f"/proc/{runner.process.pid}/environ", "rb").read().split(b"\0")
+    finally:
+        runner.kill()
+    assert not any(entry.startswith(b"SECRET_KEY=") for entry in environ)
