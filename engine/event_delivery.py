@@ -23,7 +23,7 @@ from .errors import Conflict, StaleState
 from .incidents import Incidents
 from .models import IncidentKind, InstanceStatus, ProcessInstance
 from .step import NothingDue, StepContext
-from .waiting import message_definition, waiting_of
+from .waiting import due_timers, message_definition, waiting_of
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ class EventDelivery(Incidents):
         """
 
         def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
-            due = [item for item in waiting_of(workflow) if item["type"] == "timer" and item.get("due_at")
-                   and datetime.fromisoformat(item["due_at"]) <= ctx.now]
+            due = due_timers(waiting_of(workflow), ctx.now)
             if not due:
                 raise NothingDue()  # another worker fired it already: write nothing
             for item in due:

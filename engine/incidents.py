@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 from .audit import AuditAction
 from .errors import Conflict, EngineError, NotFound
 from .models import AuditEntry, Incident, IncidentKind, InstanceStatus, OutboxEvent, ProcessInstance
-from .scripting import mask_identifiers
+from .scripting import mask_identifiers as mask_ids  # one rule for script errors and incidents
 from .step import StepKernel, outbox_row
+from .waiting import due_timers
 
 if TYPE_CHECKING:  # only for annotations: the Engine composes this mixin
     from .runtime import Engine
@@ -41,11 +42,6 @@ class IncidentStillFailing(Conflict):
     """A retry ran the failed work again and it failed again: the incident stays open."""
 
     code = "incident_still_failing"
-
-
-def mask_ids(text: str) -> str:
-    """`text` with every ID number masked — the one rule of script errors too (first 6 and last 4 shown)."""
-    return mask_identifiers(text)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -69,10 +65,8 @@ def failed_element(exc: BaseException) -> tuple[str | None, str | None]:
 
 
 def _due_timer(instance: ProcessInstance, now: datetime) -> tuple[str | None, str | None]:
-    for item in instance.waiting or []:
-        due = item.get("due_at")
-        if item.get("type") == "timer" and due and datetime.fromisoformat(due) <= now:
-            return item.get("element_id"), item.get("name") or item.get("element_id")
+    for item in due_timers(instance.waiting or [], now):
+        return item.get("element_id"), item.get("name") or item.get("element_id")
     return None, None
 
 
@@ -125,12 +119,6 @@ def _as_rows(result) -> list[IncidentRow]:
 def incident_row(session: Session, incident_id: int) -> IncidentRow | None:
     rows = _as_rows(session.execute(_rows_query().where(Incident.id == incident_id)))
     return rows[0] if rows else None
-
-
-def incidents_of_instance(session: Session, instance_id: int) -> list[IncidentRow]:
-    """An instance's incidents, the latest first."""
-    return _as_rows(session.execute(_rows_query().where(Incident.instance_id == instance_id)
-                                    .order_by(Incident.id.desc())))
 
 
 def list_incidents(session: Session, *, resolved: bool = False, limit: int = 200,

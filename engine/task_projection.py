@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import update
 
-from .loading import EngineBase, LoadedSpec
+from .loading import EngineBase
 from .models import HumanTask, TaskStatus
 
 if TYPE_CHECKING:  # only for annotations: engine.step builds on this module
@@ -40,14 +40,13 @@ class TaskProjection(EngineBase):
         new = [t for spiff_id, t in ready.items() if spiff_id not in ctx.ready_before]
         if not new:
             return
-        loaded = self.spec_for(instance.definition_id)
         for spiff_task in new:
-            row = self._new_task_row(ctx, spiff_task, loaded)
+            row = self._new_task_row(ctx, spiff_task)
             session.add(row)
             ctx.created_tasks.append(row)
         session.flush()
 
-    def _new_task_row(self, ctx: StepContext, spiff_task, loaded: LoadedSpec) -> HumanTask:
+    def _new_task_row(self, ctx: StepContext, spiff_task) -> HumanTask:
         spec = spiff_task.task_spec
         props = (getattr(spec, "extensions", None) or {}).get("properties", {}) or {}
         role = props.get("candidateGroups") or getattr(spec, "lane", None)

@@ -50,6 +50,12 @@ def waiting_of(workflow: BpmnWorkflow) -> list[dict]:
     return waiting
 
 
+def due_timers(waiting: list[dict], now: datetime) -> list[dict]:
+    """The timers of a `waiting_of` list that are due at `now`."""
+    return [item for item in waiting if item.get("type") == "timer" and item.get("due_at")
+            and datetime.fromisoformat(item["due_at"]) <= now]
+
+
 def timer_due(task, definition) -> str | None:
     """When a waiting timer task fires (UTC ISO), or None if SpiffWorkflow has not computed it."""
     value = task.internal_data.get("event_value")

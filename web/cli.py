@@ -37,6 +37,7 @@ from workflows.forms import FORMS
 from workflows.roles import TASK_ROLES
 
 from .app import create_app
+from .calendar_notice import coverage_warnings
 from .deadline_service import deadlines, import_year, refresh_calendar, year_status
 from .engine_setup import advance_simulated_clock
 from .extensions import db
@@ -95,11 +96,8 @@ def require_database() -> None:
 
 def calendar_warnings(today: date | None = None) -> list[str]:
     """`警告：…` lines when this year's or next year's holiday arrangement is not known."""
-    engine = current_app.extensions["jiuzhu.engine"]
     refresh_calendar()
-    today = today or engine.now().date()
-    return [f"警告：{text}" for text in engine.calendar.coverage_warnings(date(today.year, 1, 1),
-                                                                        date(today.year + 1, 12, 31))]
+    return [f"警告：{text}" for text in coverage_warnings(today)]
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> tuple[bool, str]:
@@ -288,14 +286,14 @@ def calendar_group():
 def calendar_status():
     """List the years around now: covered by the official table, imported, or not covered."""
     require_database()
-    refresh_calendar()
+    warnings = calendar_warnings()  # reloads the overrides: they may have changed since this process started
     engine = current_app.extensions["jiuzhu.engine"]
     this_year = engine.now().year
     names = {"official": "官方节假日表", "imported": "已导入", "none": "未覆盖（按周一至周五计算）"}
     for item in year_status(engine.calendar, db.session, range(this_year - 1, this_year + 3)):
         extra = f"，{item['override_days']} 天调整" if item["override_days"] else ""
         click.echo(f"{item['year']}：{names[item['source']]}{extra}")
-    for line in calendar_warnings():
+    for line in warnings:
         click.echo(line)
 
 

@@ -17,6 +17,7 @@ from engine.scripting import make_script_engine
 from workflows.functions import FUNCTIONS
 from workflows.listener import CaseProjection, DropFinishedDrafts
 
+from .engine_access import ENGINE_EXTENSION
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def build_engine(app: Flask) -> Engine:
         calendar=BusinessCalendar(),
         listeners=[CaseProjection(), DropFinishedDrafts()],
     )
-    app.extensions["jiuzhu.engine"] = engine
+    app.extensions[ENGINE_EXTENSION] = engine
     configure_bpmnlint(bpmnlint_bundle(app))
     return engine
 
@@ -54,10 +55,6 @@ def script_limits(app: Flask) -> ScriptLimits:
 def bpmnlint_bundle(app: Flask) -> Path | None:
     """Where this app's bpmnlint bundle is: under its static folder (None when the app serves no static files)."""
     return Path(app.static_folder) / BPMNLINT_BUNDLE if app.static_folder else None
-
-
-def get_engine(app: Flask) -> Engine:
-    return app.extensions["jiuzhu.engine"]
 
 
 def install_clock(app: Flask) -> clock_module.Clock:

@@ -27,6 +27,7 @@ from engine.runtime import Engine
 
 from . import access
 from .audit_actions import CaseAction
+from .forms.toolkit import clean_text
 from .listener import case_id_of
 from .models import Case, CaseCopy, User
 from .roles import TASK_ROLES
@@ -72,9 +73,7 @@ def copy_case(session: Session, engine: Engine, *, user: User, task: HumanTask, 
     unknown = [n for n in names if n not in allowed]
     if unknown:
         raise InvalidInput("抄送人须为能查看该案件的同事", {"to": [f"不能抄送给：{'、'.join(unknown)}"]})
-    note = (note or "").strip() or None
-    if note and len(note) > 2000:
-        raise InvalidInput("说明过长", {"note": ["不能超过 2000 字"]})
+    note = clean_text(note, "note", "说明")
     now = engine.now()
     rows = [record_copy(session, case_id=case.id, recipient=n, sender=user.username, reason="copied", now=now,
                         task=task, note=note) for n in dict.fromkeys(names)]

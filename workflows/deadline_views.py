@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.calendar import BusinessCalendar
+from engine.deadline_policy import iso
 from engine.deadlines import overdue_working_days
 from engine.models import HumanTask, ProcessInstance, TaskDeadlineEvent, TaskStatus
 
@@ -16,14 +17,10 @@ PAUSE_ROLES = ("community_worker", "street_clerk", "street_reviewer", "district_
 EXTEND_ROLES = ("street_reviewer", "district_approver")
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def event_item(event: TaskDeadlineEvent) -> dict:
     return {"id": event.id, "task_id": event.task_id, "kind": event.kind.value, "level": event.level,
-            "at": _iso(event.at), "actor": event.actor, "target_role": event.target_role,
-            "target_user": event.target_user, "due_at": _iso(event.due_at), "message": event.message}
+            "at": iso(event.at), "actor": event.actor, "target_role": event.target_role,
+            "target_user": event.target_user, "due_at": iso(event.due_at), "message": event.message}
 
 
 def instance_deadlines(session: Session, calendar: BusinessCalendar, instance: ProcessInstance,
@@ -40,21 +37,21 @@ def instance_deadlines(session: Session, calendar: BusinessCalendar, instance: P
         "status": instance.status.value,
         "time_limit_days": instance.time_limit_days,
         "time_limit_max_days": instance.time_limit_max_days,
-        "due_at": _iso(instance.due_at),
+        "due_at": iso(instance.due_at),
         "overdue": bool(instance.due_at and instance.status.value == "running" and instance.due_at < now
                         and instance.paused_at is None),
-        "overdue_at": _iso(instance.overdue_at),
-        "paused_at": _iso(instance.paused_at),
+        "overdue_at": iso(instance.overdue_at),
+        "paused_at": iso(instance.paused_at),
         "tasks": [{
             "id": t.id, "name": t.name, "element_id": t.element_id, "role": t.role, "assignee": t.assignee,
-            "status": t.status.value, "created_at": _iso(t.created_at), "completed_at": _iso(t.completed_at),
-            "due_at": _iso(t.due_at), "remind_at": _iso(t.remind_at), "reminded_at": _iso(t.reminded_at),
+            "status": t.status.value, "created_at": iso(t.created_at), "completed_at": iso(t.completed_at),
+            "due_at": iso(t.due_at), "remind_at": iso(t.remind_at), "reminded_at": iso(t.reminded_at),
             "overdue": t.is_overdue(now),
             "overdue_working_days": overdue_working_days(calendar, t.due_at, now)
             if t.status == TaskStatus.OPEN and t.paused_at is None else 0,
-            "overdue_at": _iso(t.overdue_at), "escalation_level": t.escalation_level or 0,
-            "escalate_to": t.escalate_to, "escalated_at": _iso(t.escalated_at),
-            "next_escalation_at": _iso(t.next_escalation_at), "paused_at": _iso(t.paused_at),
+            "overdue_at": iso(t.overdue_at), "escalation_level": t.escalation_level or 0,
+            "escalate_to": t.escalate_to, "escalated_at": iso(t.escalated_at),
+            "next_escalation_at": iso(t.next_escalation_at), "paused_at": iso(t.paused_at),
             "paused_working_days": t.paused_working_days or 0,
         } for t in tasks],
         "events": [event_item(e) for e in events],

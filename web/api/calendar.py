@@ -20,6 +20,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import CalendarOverride, CalendarYear
 
 from ..auth import current_user, roles_required
+from ..calendar_notice import coverage_warnings
 from ..deadline_service import import_year, refresh_calendar, year_status
 from ..extensions import db
 from .common import API_PREFIX, doc, engine, json_body, load, query
@@ -155,13 +156,11 @@ def years():
     """Each year's holiday coverage: the official table, an admin import, or none (plain Monday–Friday)."""
     current_user()
     q = query(YearsQuery())
-    refresh_calendar()
     this_year = engine().now().astimezone(SHANGHAI).year
     calendar = engine().calendar
     last = q["until"] or max([this_year + 2, *calendar.imported_years])
     items = year_status(calendar, db.session, range(official_years().start, last + 1))
-    return jsonify({"items": items, "this_year": this_year,
-                    "warnings": calendar.coverage_warnings(date(this_year, 1, 1), date(this_year + 1, 12, 31))})
+    return jsonify({"items": items, "this_year": this_year, "warnings": coverage_warnings()})
 
 
 def _year_file() -> tuple[bytes, str | None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
@@ -22,6 +22,7 @@ from engine.versions import diff_versions
 from workflows.forms import FORMS
 from workflows.roles import ROLES, TASK_ROLES
 
+from ..engine_access import engine
 from ..extensions import db
 from .common import page_user, roles_required
 from .labels import ACTIONS
@@ -49,10 +50,6 @@ def _globals():
 
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
-
-
-def _engine():
-    return current_app.extensions["jiuzhu.engine"]
 
 
 def _catalog() -> dict:
@@ -178,18 +175,18 @@ def migrate(key: str):
             if to_version not in {d.version for d, _ in items}:
                 error = f"流程 {key} 没有版本 {to_version}"
         if error is None:
-            engine = _engine()
+            bpm = engine()
             try:
-                chosen = [i.id for i in select_instances(engine, key, from_version=from_version,
+                chosen = [i.id for i in select_instances(bpm, key, from_version=from_version,
                                                          element_id=form["element_id"] or None,
                                                          street=form["street"] or None, instance_ids=ids)]
                 user = page_user()
                 if request.method == "POST" and request.form.get("action") == "execute":
-                    results = migrate_many(engine, chosen, to_version, actor=user.username if user else None,
+                    results = migrate_many(bpm, chosen, to_version, actor=user.username if user else None,
                                            keep_timers=form["keep_timers"], keep_deadlines=form["keep_deadlines"])
                     executed = True
                 else:
-                    results = [preview(engine, i, to_version, keep_timers=form["keep_timers"],
+                    results = [preview(bpm, i, to_version, keep_timers=form["keep_timers"],
                                        keep_deadlines=form["keep_deadlines"]) for i in chosen]
             except EngineError as exc:
                 error = str(exc)
@@ -199,7 +196,7 @@ def migrate(key: str):
 
 
 def _marks(instance: ProcessInstance) -> dict[str, list[str]]:
-    workflow = _engine().workflow_of(instance)
+    workflow = engine().workflow_of(instance)
     marks: dict[str, set[str]] = {"completed": set(), "active": set(), "waiting": set()}
     for task in workflow.get_tasks():
         element_id = task.task_spec.bpmn_id

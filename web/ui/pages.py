@@ -1,14 +1,13 @@
 """Login, logout and the home page that sends each role to where its work is."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
 from engine.errors import EngineError
 
 from ..auth import TooManyAttempts, authenticate, end_session, start_page_session
 from .common import login_required, page_user
+from .links import safe_next
 
 bp = Blueprint("pages", __name__)
 
@@ -17,13 +16,6 @@ HOME_OF_ROLE = {
     "supervisor": "dashboard.index",
     "process_designer": "modeler.index",
 }
-
-
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site paths: an open redirect would let a phishing link borrow our login page.
-    if not target or urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -47,7 +39,7 @@ def login():
                 error, status = str(exc), 401
             else:
                 start_page_session(user)
-                return redirect(_safe_next(request.args.get("next")) or url_for("pages.home"))
+                return redirect(safe_next(request.args.get("next")) or url_for("pages.home"))
         if error and status == 200:
             status = 401
     return render_template("ui/login.html", error=error, username=username), status, headers

@@ -122,7 +122,7 @@ def _render(task: HumanTask, *, values: dict | None = None, errors: dict | None 
         "form_key": tasks.form_key(task), "values": values, "errors": errors or {}, "stale": stale, "panel": panel,
         "draft": draft, "source": source, "household_form": household_form,
         "members": (list(values[MEMBERS_KEY]) if MEMBERS_KEY in values else members_on_file(case))
-        if household_form and case is not None else [],
+        if household_form else [],
         "targets": tasks.return_targets(task) if mine else [],
         "colleagues": colleagues_for(db.session, task, exclude=user.username) if mine else [],
         "readers": case_readers(db.session, case, exclude=user.username) if mine and case else [],
@@ -141,8 +141,7 @@ def _render(task: HumanTask, *, values: dict | None = None, errors: dict | None 
 
 def _stale(task: HumanTask, message: str | None = None):
     """The page again after the task moved on under the user: what happened, and that nothing was saved."""
-    db.session.rollback()
-    db.session.expire_all()
+    db.session.rollback()  # also expires what the session held: the task is read afresh
     task = service().visible(task.id)
     text = message or "任务状态已变化"
     if task.status != TaskStatus.OPEN:

@@ -12,6 +12,8 @@ import re
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from engine.errors import InvalidInput
+
 from .. import messages
 
 # --- fields ----------------------------------------------------------------------------------------------------
@@ -22,6 +24,19 @@ from .. import messages
 MAX_TEXT = 2000
 MAX_NAME = 50
 MAX_NAMES = 20
+
+
+def clean_text(value, name: str, label: str, *, missing: str | None = None, limit: int = MAX_TEXT) -> str | None:
+    """A free-text argument of a task action (reason, comment, note) outside any form: stripped, at most `limit`
+    characters; blank is None, or refused with `missing` when the text is required."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        if missing:
+            raise InvalidInput(missing, {name: [missing]})
+        return None
+    if len(text) > limit:
+        raise InvalidInput(f"{label}过长", {name: [f"不能超过 {limit} 字"]})
+    return text
 
 
 class Text(fields.String):

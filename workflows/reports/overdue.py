@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from engine.calendar import BusinessCalendar
 from engine.clock import SHANGHAI
+from engine.deadline_policy import iso
 from engine.deadlines import overdue_working_days
 from engine.models import HumanTask, TaskStatus
 
@@ -225,10 +226,6 @@ def overdue_rows(scope: ReportScope, flt: OverdueFilter, *, limit: int | None, o
                 "escalated_at": iso(task.escalated_at),
                 "next_escalation_at": iso(task.next_escalation_at),
             }
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

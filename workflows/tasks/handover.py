@@ -18,11 +18,11 @@ from engine.runtime import Engine
 from .. import access
 from ..audit_actions import CaseAction
 from ..copies import REASONS, record_copy
+from ..forms.toolkit import clean_text
 from ..listener import case_id_of
 from ..models import Case, User
 
 KINDS = {"transferred": "转办", "delegated": "委派"}
-MAX_REASON = 2000
 
 
 def colleagues_for(session: Session, task: HumanTask, *, exclude: str | None = None) -> list[User]:
@@ -52,9 +52,7 @@ def hand_over(session: Session, engine: Engine, *, user: User, task: HumanTask, 
     if task.role and (target.role != task.role or not access.in_scope(target, task.district, task.street,
                                                                       task.community)):
         raise InvalidInput("接收人须为同岗位、同辖区的同事", {"to": ["岗位或辖区不符"]})
-    reason = (reason or "").strip() or None
-    if reason and len(reason) > MAX_REASON:
-        raise InvalidInput("理由过长", {"reason": [f"不能超过 {MAX_REASON} 字"]})
+    reason = clean_text(reason, "reason", "理由")
     now = engine.now()
     try:
         result = cast(CursorResult, session.execute(

@@ -25,8 +25,6 @@ from ..idcard import birth_date_of, mask_id_number
 from ..models import Case
 
 HOUSEHOLD_FORMS = {"dibao_accept", "dibao_survey"}
-MEMBER_FIELDS = ("name", "id_number", "relation", "birth_date", "work_capacity", "disability_grade",
-                 "serious_illness")
 SHOWN_FIELDS = ("name", "relation", "birth_date", "work_capacity", "disability_grade", "serious_illness")
 
 

@@ -30,14 +30,13 @@ from .. import access, messages
 from .. import attachments as attachment_store
 from ..copies import copy_case
 from ..forms import FORMS, FormError, json_schema, validate_form
+from ..forms.toolkit import clean_text
 from ..listener import case_id_of
 from ..models import Attachment, Case, CaseCopy, TaskDraft, User
 from . import drafts
 from .handover import hand_over
 from .household import HOUSEHOLD_FORMS, household_writer, validate_members
 from .returns import send_back
-
-MAX_TEXT = 2000
 
 
 @dataclass
@@ -46,22 +45,12 @@ class Completion:
 
     task: HumanTask
     next_tasks: list[HumanTask] = field(default_factory=list)
-    household_changed: bool = False
 
 
 @dataclass
 class Returned:
     returned: HumanTask
     reopened: HumanTask | None
-
-
-def _required_text(value, name: str, label: str, missing: str, limit: int = MAX_TEXT) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise InvalidInput(missing, {name: [missing]})
-    if len(text) > limit:
-        raise InvalidInput(f"{label}过长", {name: [f"不能超过 {limit} 字"]})
-    return text
 
 
 class TaskService:
@@ -171,7 +160,7 @@ class TaskService:
         to = to.strip() if isinstance(to, str) else ""
         if not to:
             raise InvalidInput("请选择退回到哪个环节", {"to": ["请选择退回到哪个环节"]})
-        reason = _required_text(reason, "reason", "退回理由", "退回须填写理由")
+        reason = clean_text(reason, "reason", "退回理由", missing="退回须填写理由")
         reopened = send_back(self.session, self.engine, user=self.user, task=task, to=to, reason=reason)
         self.session.expire_all()
         returned = self.session.get(HumanTask, task.id)
@@ -194,7 +183,8 @@ class TaskService:
 
     def comment(self, task_id: int, text) -> AuditEntry:
         task = self.visible(task_id)
-        return self.engine.comment(task.id, self.user.username, _required_text(text, "text", "评论", "请填写评论内容"))
+        text = clean_text(text, "text", "评论", missing="请填写评论内容")
+        return self.engine.comment(task.id, self.user.username, text)
 
     # -- drafts --------------------------------------------------------------------------------------------------
     def draft(self, task_id: int) -> TaskDraft | None:
