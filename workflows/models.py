@@ -37,6 +37,8 @@ class Jurisdiction(Base):
     name: Mapped[str] = mapped_column(String(50))
     level: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"))
+    # urban | rural (城市 / 农村 standards differ); None inherits from the parent, the top defaults to urban.
+    area: Mapped[str | None] = mapped_column(String(10))
 
 
 class CaseStatus(StatusEnum):
@@ -90,17 +92,22 @@ class Case(Base):
 
 
 class LocalStandard(Base):
-    """The monthly standard (yuan per person) a district applies to a program from a date on."""
+    """The monthly standard (yuan per person) a district applies to a program in urban or rural areas from a month
+    on (`effective_from` is the first day of that month), with the district's share of its funding."""
 
     __tablename__ = "local_standards"
-    __table_args__ = (UniqueConstraint("district", "program", "effective_from"),)
+    __table_args__ = (UniqueConstraint("district", "program", "area", "effective_from"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     district: Mapped[str] = mapped_column(String(50))
     program: Mapped[str] = mapped_column(String(50))
+    area: Mapped[str] = mapped_column(String(10), default="urban")  # urban | rural
     amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     effective_from: Mapped[date] = mapped_column(Date)
     topup_rates: Mapped[dict | None] = mapped_column(JSON)
+    # District share of the payments (the rest is the township's); Chaoyang 2004: 50 / 50.
+    district_share: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.5"))
+    created_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class SpotCheckTally(Base):
