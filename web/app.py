@@ -69,6 +69,9 @@ def _tune_sqlite(app: Flask) -> None:
 NAV = [
     ("inbox.index", "待办", None),
     ("cases_ui.index", "案件", None),
+    ("register_ui.index", "保障台账", {"street_clerk", "street_reviewer", "district_inspector", "district_approver",
+                                     "finance_officer", "supervisor", "admin"}),
+    ("payments_ui.index", "资金发放", {"finance_officer", "district_approver", "supervisor", "admin"}),
     ("dashboard.index", "督办看板", {"supervisor", "district_approver", "district_inspector", "admin"}),
     ("modeler.index", "流程设计", {"process_designer", "admin"}),
     ("api_docs.docs_page", "API 文档", None),

@@ -12,7 +12,10 @@ from . import (
     docs,
     instances,
     meta,
+    payments,
+    recipients,
     reports,
+    reviews,
     tasks,
     time_limits,
     webhooks,
@@ -21,7 +24,7 @@ from . import (
 
 def register(app: Flask) -> None:
     for module in (auth, meta, definitions, instances, cases, tasks, reports, admin, docs, calendar, time_limits,
-                   webhooks):
+                   webhooks, recipients, payments, reviews):
         app.register_blueprint(module.bp)
     app.register_blueprint(webhooks.admin_bp)
 
