@@ -56,9 +56,12 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## Benchmarks against the local PostgreSQL: throughput in its own database (BENCH_THROUGHPUT_DATABASE_URL, default
-## jiuzhu_bench_tp, emptied each run); overdue reports over 1,000,000 tasks loaded once (BENCH_DATABASE_URL,
-## default jiuzhu_bench).
+## Benchmarks against the local PostgreSQL, every figure printed beside the floors measured in the same run (the
+## in-process SpiffWorkflow floor and one PostgreSQL commit) and written to bench/results/<time>.json: HTTP throughput
+## via `jiuzhu serve` (BENCH_THROUGHPUT_DATABASE_URL, default jiuzhu_bench_tp), statements per step, the 低保 flow,
+## the timer sweep (each in its own database, emptied each run), overdue reports over 1,000,000 tasks loaded once
+## (BENCH_DATABASE_URL, default jiuzhu_bench). See docs/benchmarks.md; one benchmark: .venv/bin/python -m bench NAME.
+## The monthly payment run over 1,000,000 recipients (BENCH_PAYMENT_DATABASE_URL, default jiuzhu_bench_pay).
 bench: setup
 	$(BIN)/python -m bench
 

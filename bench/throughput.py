@@ -1,8 +1,10 @@
-"""Task-completion throughput through the HTTP API (issue: the spine, item 7).
+"""Task-completion throughput through the HTTP API, beside the floors of the same run (issue 12, items 1 and 2).
 
 Deploys a three-step approval (start → A → B → C → end, no lanes), then clients start instances and complete their
-three tasks over HTTP against `jiuzhu`'s production server (gunicorn, 2 processes) on PostgreSQL. Prints task
-completions per second, p50/p95 latency of `complete`, and stored bytes per instance, for 1 and 4 clients.
+three tasks over HTTP against the server *as users start it*: `jiuzhu serve` (gunicorn, 2 processes, access log
+on — written to a file — and the in-process background worker on) on PostgreSQL. Prints task completions per
+second and p50/p95 of `complete` for 1 and 4 clients, each as a ratio to the in-process SpiffWorkflow floor and to
+one PostgreSQL commit (bench/floors.py), and the stored bytes per instance.
 
 BENCH_THROUGHPUT_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/jiuzhu_bench_tp) is emptied
 first; it is not BENCH_DATABASE_URL, which holds bench/overdue.py's million tasks loaded once.
@@ -26,19 +28,11 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.floors import floors, fresh_database, latency_ratio, rate_ratio
 from bench.samples import three_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/jiuzhu_bench_tp"
-
-
-def _fresh_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
 
 
 def _free_port() -> int:
@@ -149,30 +143,52 @@ def _measure(port: int, clients: int, instances_per_client: int) -> dict:
     }
 
 
-def run() -> None:
-    url = os.environ.get("BENCH_THROUGHPUT_DATABASE_URL", DEFAULT_URL)
-    instances = int(os.environ.get("BENCH_INSTANCES", "600"))
-    print(f"   database {make_url(url).render_as_string(hide_password=True)}, {instances} instances per run, "
-          f"{os.cpu_count()} cores, gunicorn with 2 worker processes", flush=True)
-    _fresh_database(url)
+def serve(url: str, port: int, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
+    """`jiuzhu serve --port PORT --workers 2` on `url` (migrates, deploys the catalog, writes the demo data), its
+    output — gunicorn's access log among it — going to `log_path`; returns once /health answers."""
     instance = tempfile.mkdtemp(prefix="jiuzhu-bench-")
     env = dict(os.environ, DATABASE_URL=url, JIUZHU_INSTANCE_PATH=instance, JIUZHU_ENV="development",
                SECRET_KEY="bench-secret", JIUZHU_CLOCK="system")
-    jiuzhu = [sys.executable, "-m", "web.cli"]
-    subprocess.run(jiuzhu + ["db", "upgrade", "heads"], env=env, cwd=ROOT, check=True, capture_output=True)
-    subprocess.run(jiuzhu + ["demo"], env=env, cwd=ROOT, check=True, capture_output=True)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "python:web.gunicorn_conf", "--workers", "2",
-         "--bind", f"127.0.0.1:{port}", "web.wsgi:app"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.update(extra_env or {})
+    log = log_path.open("wb")
+    server = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", "2"],
+                              env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 240  # the first start migrates and simulates the 38 demo cases
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"jiuzhu serve exited with {server.returncode}; see {log_path}")
+        try:
+            if Client(port).call("GET", "/health")[0] == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.3)
+    server.terminate()
+    raise RuntimeError(f"jiuzhu serve did not answer /health in time; see {log_path}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()  # `jiuzhu serve` passes SIGTERM on to gunicorn and stops its worker
     try:
-        for _ in range(100):
-            try:
-                if Client(port).call("GET", "/health")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def run() -> dict:
+    url = os.environ.get("BENCH_THROUGHPUT_DATABASE_URL", DEFAULT_URL)
+    instances = int(os.environ.get("BENCH_INSTANCES", "600"))
+    f = floors()
+    print(f"   database {make_url(url).render_as_string(hide_password=True)}, {instances} instances per run, "
+          f"{os.cpu_count()} cores, `jiuzhu serve` (gunicorn, 2 processes, access log, in-process worker)",
+          flush=True)
+    fresh_database(url)
+    port = _free_port()
+    log_path = Path(tempfile.mkdtemp(prefix="jiuzhu-bench-log-")) / "serve.log"
+    server = serve(url, port, log_path)
+    results: dict = {"runs": []}
+    try:
         designer = _login(port, "designer")
         status, body = designer.call("POST", "/api/v1/process-definitions",
                                      raw=three_steps("bench_three_steps").encode(), content_type="application/xml")
@@ -180,24 +196,29 @@ def run() -> None:
         _measure(port, 2, 30)  # warm-up: imports, spec caches, connection pools
         for clients in (1, 4):
             r = _measure(port, clients, instances // clients)
-            print(f"   {clients} client(s): {r['per_second']:.0f} task completions/s, complete p50 "
-                  f"{r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms ({r['completions']} completions); "
-                  f"starts {r['starts_per_second']:.0f}/s; start+complete end to end "
-                  f"{r['end_to_end_per_second']:.0f} completions/s; {r['errors']} errors"
-                  f"{'; ' + r['first_error'] if r['errors'] else ''}", flush=True)
+            r["ratio_to_spiff_floor"] = r["per_second"] / f.spiff_per_second
+            r["p95_to_pg_commit"] = r["p95_ms"] / f.pg_commit_ms
+            results["runs"].append(r)
+            print(f"   HTTP {clients} client(s): {rate_ratio(r['per_second'], f.spiff_per_second)}; "
+                  f"complete p50 {r['p50_ms']:.1f} ms, {latency_ratio('p95', r['p95_ms'], f.pg_commit_ms)} "
+                  f"({r['completions']} completions, {r['errors']} errors"
+                  f"{'; ' + r['first_error'] if r['errors'] else ''})", flush=True)
+            print(f"     starts {r['starts_per_second']:.0f}/s; start+complete end to end "
+                  f"{r['end_to_end_per_second']:.0f} completions/s", flush=True)
+        access_lines = sum(1 for line in log_path.open("rb") if b'"POST /api/v1/tasks/' in line)
+        results["access_log_lines_for_complete"] = access_lines
         engine = create_engine(url)
         with engine.connect() as conn:
             n, state_bytes = conn.execute(text(
-                "SELECT count(*), avg(octet_length(state)) FROM process_instances")).one()
-            table = conn.execute(text("SELECT pg_total_relation_size('process_instances')")).scalar()
-            tasks = conn.execute(text("SELECT pg_total_relation_size('human_tasks'), count(*) FROM human_tasks")).one()
+                "SELECT count(*), avg(octet_length(state)) FROM process_instances "
+                "WHERE process_key = 'bench_three_steps'")).one()
             spec = conn.execute(text(
                 "SELECT octet_length(spec_json) FROM process_definitions WHERE key='bench_three_steps'")).scalar()
         engine.dispose()
-        print(f"   stored per instance: state {state_bytes:.0f} B (compressed, without spec); "
-              f"process_instances table incl. indexes {table / n:.0f} B/instance; "
-              f"human_tasks {tasks[0] / max(n, 1):.0f} B/instance ({tasks[1] / max(n, 1):.1f} task rows); "
-              f"spec stored once: {spec} B; {n} instances")
+        results.update(stored_state_bytes=state_bytes, spec_bytes=spec, instances=n)
+        print(f"   access log: {access_lines} complete requests logged; stored per instance: state "
+              f"{state_bytes:.0f} B (compressed, without spec; spec stored once: {spec} B); {n} instances",
+              flush=True)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop(server)
+    return results

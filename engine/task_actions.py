@@ -13,13 +13,16 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import CursorResult, or_, update
+from sqlalchemy import CursorResult, Table, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .audit import AuditAction
 from .errors import Conflict, InvalidInput, NotFound
 from .models import AuditEntry, HumanTask, TaskStatus
 from .step import StepContext, StepKernel
+
+# The table itself, for the Core UPDATE that completes a task.
+TASK_TABLE = cast(Table, HumanTask.__table__)
 
 
 class TaskActions(StepKernel):
@@ -49,12 +52,13 @@ class TaskActions(StepKernel):
             # Checks and completes in one statement: a concurrent claim or completion makes it match no row.
             completion = {"status": TaskStatus.COMPLETED, "completed_at": ctx.now, "completed_by": actor,
                           "outcome": outcome, "data": dict(data or {})}
-            done = cast(CursorResult, ctx.session.execute(
-                update(HumanTask)
+            # A Core UPDATE on the step's connection: the ORM's bulk-update layer adds CPU and nothing here (the row's
+            # object is updated below with set_committed_value; nothing is pending in the session yet).
+            done = cast(CursorResult, ctx.session.connection().execute(
+                update(TASK_TABLE)
                 .where(HumanTask.id == task_id, HumanTask.status == TaskStatus.OPEN,
                        or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor))
                 .values(**completion)
-                .execution_options(synchronize_session=False)
             ))
             if done.rowcount != 1:
                 current = ctx.session.get(HumanTask, task_id, populate_existing=True)
