@@ -106,7 +106,13 @@ def test_limits__every_free_text_form_field_is_bounded():
                 assert prop.get("maxLength") or prop.get("pattern"), (key, name)
             if "array" in types:
                 assert prop.get("maxItems"), (key, name)
-                assert prop["items"].get("maxLength"), (key, name)
+                items = prop["items"]
+                if items.get("type") == "object":  # a table (income items): each text column is bounded
+                    for column, sub in items["properties"].items():
+                        if sub.get("type") == "string" and "enum" not in sub:
+                            assert sub.get("maxLength") or sub.get("pattern"), (key, name, column)
+                else:
+                    assert items.get("maxLength"), (key, name)
 
 
 def test_limits__task_data_over_64_kb_is_refused():

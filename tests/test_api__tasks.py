@@ -83,10 +83,10 @@ def test_tasks__survey_needs_two_investigators(login):
     case.accept()
     task = case.open_task("household_survey", "jd_heping")
     response = login("jd_heping").post(f"tasks/{task['id']}/complete", json={"data": {
-        "investigators": ["张伟"], "verified_monthly_income": -5}})
+        "investigators": ["张伟"], "income_items": [{"type": "wage", "amount": -5}]}})
     assert response.status_code == 422
     fields = response.get_json()["error"]["fields"]
-    assert "investigators" in fields and "verified_monthly_income" in fields
+    assert "investigators" in fields and fields["income_items-0-amount"] == ["不能为负数"]
     # Nothing moved: the task is still open.
     assert case.open_task("household_survey", "jd_heping")["status"] == "open"
 

@@ -119,8 +119,7 @@ def _finish(db, engine, instance_id: int) -> None:
             "spot_check": {"visited_on": "2026-03-20", "visitors": ["赵磊", "钱进"], "conclusion": "confirm",
                            "findings": "属实"},
             "approval": {"decision": "approve", "opinion": "同意"},
-            "payment_setup": {"bank_name": "北京银行", "account_number": "6222000011112222",
-                              "first_payment_month": "2026-04"},
+            "payment_setup": {"bank_name": "北京银行", "account_number": "6222000011112222"},
         }[task.element_id]
         actor = {"notice_record": "jd_heping_lead", "spot_check": "qu_inspector", "approval": "qu_approver",
                  "payment_setup": "cz_payer"}[task.element_id]

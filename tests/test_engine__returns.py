@@ -56,7 +56,8 @@ def test_engine__return_across_parallel_branch_reruns_the_join_once(app, login, 
     case.survey(income=1000.0)
     assert case.stage_elements() == {"appraisal"}  # the join fired once, no second street review
     case.appraise()
-    case.street_review()
+    # 1000 against the check's 800 is a discrepancy the review has to decide (workflows.income).
+    case.street_review(flag_decisions={"income_discrepancy": {"decision": "upheld", "opinion": "重新入户核实为 1000 元"}})
     body = case.case()
     assert body["stage"] == "公示中"
     # The redone survey's income counts: (1395 − 1000/2) × 2 + 20% of 1395 for the child.

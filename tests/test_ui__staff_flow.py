@@ -96,7 +96,12 @@ def test_ui__application_to_review_with_diagram(page, login, screenshot):
     expect(page.locator("#draft-note")).to_be_visible()
     expect(names.nth(0)).to_have_value("张伟")
     names.nth(1).fill("王丽")
-    page.fill("#input-verified_monthly_income", "800")
+    # The income table: a wage, and (a second row added on the page) a study grant that is not counted.
+    page.select_option("select[name='income_items-0-type']", "wage")
+    page.fill("input[name='income_items-0-amount']", "800")
+    page.click(".add-row[data-prefix=income_items]")
+    page.select_option("select[name='income_items-1-type']", "scholarship")
+    page.fill("input[name='income_items-1-amount']", "150")
     page.fill("#input-findings", "入户核实：申请人患慢性病，部分丧失劳动能力，子女在读小学。")
     page.fill("#input-visited_on", "2026-03-03")
     screenshot(page, "task-survey")

@@ -9,7 +9,7 @@ from tests.scenario import Dibao, id_number
 from tests.ui_pages import PageClient, add_user, error_for
 from workflows.models import Case, CaseCopy, TaskDraft
 
-SURVEY = {"investigators": ["张伟", "王丽"], "verified_monthly_income": "800", "findings": "属实",
+SURVEY = {"investigators": ["张伟", "王丽"], "income_items-0-type": "wage", "income_items-0-amount": "800", "findings": "属实",
           "visited_on": "2026-03-03"}
 
 
@@ -42,7 +42,7 @@ def test_ui__task_page_needs_the_jurisdiction(app, login):
     for action in ("", "/claim", "/return", "/handover", "/copy", "/comment", "/attachments"):
         assert other.post(f"/tasks/{task['id']}{action}", {"action": "complete"}).status_code == 404, action
     html = PageClient(app, "jd_heping").text(f"/tasks/{task['id']}")
-    assert "入户调查" in html and "调查人员" in html and "核实家庭月收入（元）" in html
+    assert "入户调查" in html and "调查人员" in html and "收入明细" in html and "奖学金、助学金" in html
     assert "参加入户调查的工作人员姓名，不少于 2 人" in html  # help text from the schema
 
 
@@ -50,17 +50,20 @@ def test_ui__form_errors_next_to_fields_then_complete(app, login):
     case, task = survey_task(login)
     clerk = PageClient(app, "jd_heping")
     response = clerk.post(f"/tasks/{task['id']}", {"action": "complete", "investigators": ["张伟"],
-                                                   "verified_monthly_income": "-5", "visited_on": "3月3日",
+                                                   "income_items-0-type": "wage", "income_items-0-amount": "-5",
+                                                   "visited_on": "3月3日",
                                                    **members_form(case.case())})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert error_for(html, "investigators") == ["调查人员不少于 2 人"]
-    assert error_for(html, "verified_monthly_income") == ["不能为负数"]
+    assert error_for(html, "income_items-0-amount") == ["不能为负数"]
     assert error_for(html, "visited_on") == ["日期格式应为 YYYY-MM-DD"]
     assert 'value="张伟"' in html and 'value="-5"' in html  # what was typed comes back
-    response = clerk.post(f"/tasks/{task['id']}", {"action": "complete", "verified_monthly_income": "abc",
+    response = clerk.post(f"/tasks/{task['id']}", {"action": "complete", "income_items-3-type": "wage",
+                                                   "income_items-3-amount": "abc",
                                                    **members_form(case.case())})
-    assert error_for(response.get_data(as_text=True), "verified_monthly_income") == ["应为数字"]
+    # Rows are numbered as shown again: the first non-blank row is row 0.
+    assert error_for(response.get_data(as_text=True), "income_items-0-amount") == ["应为数字"]
     response = clerk.post(f"/tasks/{task['id']}", {"action": "complete", **SURVEY, **members_form(case.case())})
     assert response.status_code == 302 and response.headers["Location"].endswith("/inbox")
     assert "「入户调查」已办结" in clerk.text("/inbox")
@@ -108,12 +111,14 @@ def test_ui__draft_is_kept_and_dropped_on_completion(app, login):
     case, task = survey_task(login)
     clerk = PageClient(app, "jd_heping")
     response = clerk.post(f"/tasks/{task['id']}", {"action": "draft", "investigators": ["张伟", ""],
-                                                   "verified_monthly_income": "abc", **members_form(case.case())})
+                                                   "income_items-0-type": "wage", "income_items-0-amount": "abc",
+                                                   **members_form(case.case())})
     assert response.status_code == 302
     html = clerk.text(f"/tasks/{task['id']}")
     assert "已载入 和平街道 张伟" in html and 'value="abc"' in html and 'value="张伟"' in html
     api = login("jd_heping").get(f"tasks/{task['id']}/draft").get_json()
-    assert api["data"]["verified_monthly_income"] == "abc" and api["saved_by"] == "jd_heping"
+    assert api["data"]["income_items"] == [{"type": "wage", "amount": "abc", "member": "", "note": ""}]
+    assert api["saved_by"] == "jd_heping"
     clerk.post(f"/tasks/{task['id']}", {"action": "complete", **SURVEY, **members_form(case.case())})
     with app.app_context():
         from web.extensions import db

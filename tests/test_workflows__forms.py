@@ -20,13 +20,13 @@ VALID = {
     "review": {"decision": "approve"},
     "dibao_accept": {"decision": "accept"},
     "dibao_relatives": {"relatives_filed": False},
-    "dibao_survey": {"investigators": ["张伟", "刘芳"], "verified_monthly_income": 1500, "findings": "属实"},
+    "dibao_survey": {"investigators": ["张伟", "刘芳"], "income_items": [{"type": "wage", "amount": 1500}],
+                     "findings": "属实"},
     "dibao_appraisal": {"representatives_present": 8, "representatives_total": 12, "result": "pass"},
     "dibao_street_review": {"decision": "approve", "opinion": "同意上报"},
     "dibao_spot_check": {"visited_on": "2024-03-20", "visitors": ["赵敏", "孙强"], "conclusion": "confirm"},
     "dibao_approval": {"decision": "approve"},
-    "dibao_payment_setup": {"bank_name": "北京银行", "account_number": "6222020200112233445",
-                            "first_payment_month": "2024-04"},
+    "dibao_payment_setup": {"bank_name": "北京银行", "account_number": "6222020200112233445"},
     "dibao_refusal_notice": {"reason": "收入超标", "delivered_on": "2024-03-10"},
 }
 
@@ -108,17 +108,23 @@ def test_survey_needs_two_distinct_investigators():
 
 def test_survey_income_and_date():
     base = VALID["dibao_survey"]
-    assert errors("dibao_survey", {**base, "verified_monthly_income": -1}) == {"verified_monthly_income": ["不能为负数"]}
-    assert errors("dibao_survey", {**base, "verified_monthly_income": "很多"}) == {"verified_monthly_income": ["应为数字"]}
-    assert "verified_monthly_income" in errors("dibao_survey", {**base, "verified_monthly_income": True})
-    assert validate_form("dibao_survey", {**base, "verified_monthly_income": 0})["verified_monthly_income"] == 0
+    def item(amount):
+        return {**base, "income_items": [{"type": "wage", "amount": amount}]}
+
+    assert errors("dibao_survey", item(-1)) == {"income_items-0-amount": ["不能为负数"]}
+    assert errors("dibao_survey", item("很多")) == {"income_items-0-amount": ["应为数字"]}
+    assert "income_items-0-amount" in errors("dibao_survey", item(True))
+    assert validate_form("dibao_survey", item(0))["verified_monthly_income"] == 0
+    # The total is computed from the items: a typed one is not a field of the form.
+    cleaned = validate_form("dibao_survey", {**item(900), "verified_monthly_income": 1})
+    assert cleaned["verified_monthly_income"] == 900
     cleaned = validate_form("dibao_survey", {**base, "visited_on": "2024-03-05"})
     assert cleaned["visited_on"] == "2024-03-05"
     assert validate_form("dibao_survey", {**base, "visited_on": date(2024, 3, 5)})["visited_on"] == "2024-03-05"
     assert validate_form("dibao_survey", base)["visited_on"] is None
     assert errors("dibao_survey", {**base, "visited_on": "2024-02-30"}) == {"visited_on": ["日期格式应为 YYYY-MM-DD"]}
     # The API contract names only investigators and income; findings are welcome but optional.
-    minimal = {"investigators": ["张伟", "刘芳"], "verified_monthly_income": 800}
+    minimal = {"investigators": ["张伟", "刘芳"], "income_items": []}
     assert validate_form("dibao_survey", minimal)["findings"] is None
 
 
@@ -162,9 +168,8 @@ def test_payment_setup():
     for bad in ["123456789", "1" * 26, "6222abc0200112233"]:
         assert errors("dibao_payment_setup", {**base, "account_number": bad}) == {
             "account_number": ["账号应为 10 到 25 位数字"]}
-    for bad in ["2024-13", "2024-4", "202404", "2024-00"]:
-        assert errors("dibao_payment_setup", {**base, "first_payment_month": bad}) == {
-            "first_payment_month": ["月份格式应为 YYYY-MM"]}
+    # The first month paid is the register's to compute (the month after approval), never typed.
+    assert "first_payment_month" not in validate_form("dibao_payment_setup", {**base, "first_payment_month": "2024-04"})
     assert errors("dibao_payment_setup", {**base, "bank_name": ""}) == {"bank_name": ["不能为空"]}
 
 
@@ -196,14 +201,15 @@ def test_form_error_message_lists_fields():
 def test_json_schema_of_the_survey():
     schema = json_schema("dibao_survey")
     assert schema["type"] == "object" and schema["title"] == "入户调查"
-    assert schema["x-order"] == ["investigators", "verified_monthly_income", "findings", "visited_on"]
-    assert schema["required"] == ["investigators", "verified_monthly_income"]
+    assert schema["x-order"] == ["investigators", "income_items", "findings", "visited_on"]
+    assert schema["required"] == ["investigators", "income_items"]
     props = schema["properties"]
     assert props["investigators"]["type"] == "array" and props["investigators"]["minItems"] == 2
     assert props["investigators"]["items"]["type"] == "string"
-    assert props["verified_monthly_income"] == {
-        "type": "number", "minimum": 0, "title": "核实家庭月收入（元）",
-        "description": props["verified_monthly_income"]["description"]}
+    items = props["income_items"]
+    assert items["type"] == "array" and items["title"] == "收入明细" and items["x-widget"] == "income-items"
+    assert items["items"]["required"] == ["type", "amount"]
+    assert "scholarship" in items["items"]["properties"]["type"]["enum"]
     assert props["visited_on"]["format"] == "date" and "null" in props["visited_on"]["type"]
     assert schema["additionalProperties"] is False
 
@@ -214,7 +220,7 @@ def test_json_schema_enums_patterns_and_labels():
     assert review["title"] == "结论" and CJK.search(review["description"])
     pay = json_schema("dibao_payment_setup")["properties"]
     assert re.fullmatch(pay["account_number"]["pattern"], "6222020200112233445")
-    assert re.fullmatch(pay["first_payment_month"]["pattern"], "2024-04")
+    assert "first_payment_month" not in pay
     appraisal = json_schema("dibao_appraisal")["properties"]
     assert appraisal["representatives_total"] == {**appraisal["representatives_total"], "type": "integer",
                                                   "minimum": 1}

@@ -10,7 +10,7 @@ from tests.ui_pages import PageClient
 from workflows.models import Case
 from workflows.tasks import TaskService
 
-SURVEY = {"investigators": ["张伟", "王丽"], "verified_monthly_income": 800, "findings": "属实",
+SURVEY = {"investigators": ["张伟", "王丽"], "income_items": [{"type": "wage", "amount": 800}], "findings": "属实",
           "visited_on": "2026-03-03"}
 
 
@@ -111,14 +111,14 @@ def test_task_service__page_and_api_complete_through_the_same_service(app, login
     original = TaskService.complete
 
     def spy(self, task_id, data, *, members=None):
-        calls.append((task_id, data.get("verified_monthly_income"), members is not None))
+        calls.append((task_id, data.get("income_items"), members is not None))
         return original(self, task_id, data, members=members)
 
     monkeypatch.setattr(TaskService, "complete", spy)
     page_case, page_task = _survey(login)
     body = page_case.case()
-    form = {"action": "complete", "investigators": ["张伟", "王丽"], "verified_monthly_income": "812.50",
-            "findings": "属实", "visited_on": "2026-03-03"}
+    form = {"action": "complete", "investigators": ["张伟", "王丽"], "income_items-0-type": "wage",
+            "income_items-0-amount": "812.50", "findings": "属实", "visited_on": "2026-03-03"}
     for i, m in enumerate(body["household"]["members"]):
         form.update({f"members-{i}-key": str(i), f"members-{i}-name": m["name"],
                      f"members-{i}-relation": m["relation"], f"members-{i}-id_number": m["id_number"], f"members-{i}-birth_date": m["birth_date"],
@@ -126,12 +126,13 @@ def test_task_service__page_and_api_complete_through_the_same_service(app, login
     assert PageClient(app, "jd_heping").post(f"/tasks/{page_task['id']}", form).status_code == 302
     api_case, api_task = _survey(login)
     response = login("jd_heping").post(f"tasks/{api_task['id']}/complete",
-                                       json={"data": dict(SURVEY, verified_monthly_income=812.5)})
+                                       json={"data": dict(SURVEY, income_items=[{"type": "wage", "amount": 812.5}])})
     assert response.status_code == 200
     surveys = {c[0]: c for c in calls if c[0] in (page_task["id"], api_task["id"])}
     assert list(surveys) == [page_task["id"], api_task["id"]]
     page_call, api_call = surveys[page_task["id"]], surveys[api_task["id"]]
-    assert float(page_call[1]) == float(api_call[1]) == 812.5  # the same field, parsed by each, checked by one
+    # The same field, parsed by each, checked by one.
+    assert [float(r["amount"]) for r in page_call[1]] == [float(r["amount"]) for r in api_call[1]] == [812.5]
     assert page_call[2] and not api_call[2]  # the page always sends its table; the API only when it edits
 
 

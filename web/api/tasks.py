@@ -12,6 +12,7 @@ from sqlalchemy import and_, select
 
 from engine.models import HumanTask
 from workflows.idcard import mask_id_number
+from workflows.income import flags_of_task
 from workflows.listener import case_id_of
 from workflows.models import Attachment, Case, TaskDraft
 from workflows.tasks import TaskService
@@ -167,6 +168,8 @@ def show(task_id: int):
     body["return_targets"] = [{"element_id": t.element_id, "name": t.name} for t in tasks.return_targets(task)]
     if case is not None and tasks.edits_household(task):
         body["household"] = {"members": members_on_file(case)}
+    if "flag_decisions" in body["form"]["schema"]["properties"]:  # the street review: the flags it must decide
+        body["check_flags"] = flags_of_task(tasks.engine, db.session, task)
     return jsonify(body)
 
 

@@ -16,6 +16,14 @@ from engine.models import AuditEntry, HumanTask, ProcessInstance, TaskStatus
 from workflows import attachments as attachment_store
 from workflows.copies import case_readers
 from workflows.idcard import mask_id_number
+from workflows.income import (
+    FLAG_DECISIONS,
+    INCOME_TYPES,
+    TREATMENTS,
+    describe_decisions,
+    describe_items,
+    flags_of_task,
+)
 from workflows.messages import translate
 from workflows.models import User
 from workflows.tasks import TaskService
@@ -81,7 +89,11 @@ def _submitted(fields, data: dict | None) -> list[tuple[str, str]]:
         value = (data or {}).get(f.name)
         if value is None or value == "":
             continue
-        if f.choices:
+        if f.kind == "income_items":
+            text = describe_items(value)
+        elif f.kind == "flag_decisions":
+            text = describe_decisions(value)
+        elif f.choices:
             key = ("true" if value else "false") if isinstance(value, bool) else str(value)
             text = dict(f.choices).get(key, str(value))
         elif isinstance(value, list):
@@ -135,6 +147,11 @@ def _render(task: HumanTask, *, values: dict | None = None, errors: dict | None 
         "instance": db.session.get(ProcessInstance, task.instance_id), "user": user,
         "submitted": _submitted(fields, task.data) if state == "closed" else [],
         "posted": request.form if request.method == "POST" and panel else {},
+        # 收入认定: the survey's income table and the street review's flags (workflows.income).
+        "check_flags": flags_of_task(tasks.engine, db.session, task)
+        if any(f.kind == "flag_decisions" for f in fields) else [],
+        "income_types": INCOME_TYPES, "treatments": TREATMENTS, "flag_choices": FLAG_DECISIONS,
+        "member_names": [m.get("name") for m in (case.household.get("members") or [])] if case else [],
     }
     return render_template("tasks/show.html", **context), status
 

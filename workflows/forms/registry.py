@@ -159,6 +159,8 @@ def _field_schema(field: fields.Field) -> dict:
             out["uniqueItems"] = True
     if field.metadata.get("widget"):
         out["x-widget"] = field.metadata["widget"]
+    # A field may describe its shape further than its type says (e.g. the rows of a table field).
+    out.update(field.metadata.get("json_schema") or {})
     if field.allow_none and "type" in out:
         out["type"] = [out["type"], "null"]
     return out

@@ -53,6 +53,23 @@ class Returned:
     reopened: HumanTask | None
 
 
+def _with_step_check(form_key: str, cleaned: dict, prepare):
+    """A form may check the answer against the task's own data (``step_check(task_data, cleaned)``, e.g. every flag
+    of the street review decided): it runs inside the completing step, so a refusal rolls the step back."""
+    check = getattr(FORMS[form_key].schema, "step_check", None)
+    if check is None:
+        return prepare
+
+    def run(ctx, workflow, spiff_task) -> None:
+        errors = check(spiff_task.data, cleaned)
+        if errors:
+            raise InvalidInput("表单填写有误", errors)
+        if prepare is not None:
+            prepare(ctx, workflow, spiff_task)
+
+    return run
+
+
 class TaskService:
     def __init__(self, session: Session, engine: Engine, user: User):
         self.session = session
@@ -146,6 +163,7 @@ class TaskService:
                 prepare = household_writer(case.id, task, checked)
         if errors:
             raise InvalidInput("表单填写有误", errors)
+        prepare = _with_step_check(self.form_key(task), cleaned, prepare)
         decision = cleaned.get("decision")
         next_tasks = self.engine.complete_task(task.id, actor=self.user.username, data=cleaned,
                                                opinion=cleaned.get("opinion"),

@@ -31,7 +31,7 @@
         if (day && !birth.value) { birth.value = day; }
       });
     }
-    var remove = row.querySelector(".remove-member");
+    var remove = row.querySelector(".remove-member, .remove-row");
     if (remove) {
       remove.addEventListener("click", function () {
         var body = row.parentNode;
@@ -41,7 +41,8 @@
     }
   }
   document.querySelectorAll("tr.member-row").forEach(wireRow);
-  document.querySelectorAll(".add-member").forEach(function (button) {
+  // The same for other tables of rows (the income items: .add-row / .remove-row).
+  document.querySelectorAll(".add-member, .add-row").forEach(function (button) {
     button.addEventListener("click", function () {
       var prefix = button.getAttribute("data-prefix");
       var table = document.querySelector('table[data-members="' + prefix + '"]');
