@@ -82,15 +82,18 @@ class Dibao:
         self.complete("accept", self.staff["clerk"], {"decision": "accept", "opinion": "材料齐全"})
         self.complete("relatives_check", self.staff["clerk"], {"relatives_filed": relatives})
 
-    def survey(self, income=800.0, element_id="household_survey"):
-        self.complete(element_id, self.staff["clerk"], {
-            "investigators": ["张伟", "李强"], "verified_monthly_income": income, "findings": "家庭情况属实",
-            "visited_on": "2026-03-03"})
+    def survey(self, income=800.0, element_id="household_survey", items=None, expect=200):
+        """The survey with its income items (default: one wage item of `income` yuan a month)."""
+        return self.complete(element_id, self.staff["clerk"], {
+            "investigators": ["张伟", "李强"], "income_items": items if items is not None else [
+                {"type": "wage", "amount": income}], "findings": "家庭情况属实", "visited_on": "2026-03-03"},
+            expect=expect)
 
-    def economic_check(self, passed=True, income=800.0, as_user="admin"):
+    def economic_check(self, passed=True, income=800.0, as_user="admin", **extra):
+        """The verification centre's answer; `extra` adds to the payload (income_items, asset_test_passed, …)."""
         response = self.login(as_user).post(f"process-instances/{self.instance_id}/messages", json={
             "name": "economic_check.completed",
-            "payload": {"passed": passed, "monthly_income": income, "findings": "核对无异常"}})
+            "payload": {"passed": passed, "monthly_income": income, "findings": "核对无异常", **extra}})
         assert response.status_code == 200, response.get_json()
         return response
 
@@ -98,8 +101,11 @@ class Dibao:
         self.complete("appraisal", self.staff["community"], {
             "representatives_present": 9, "representatives_total": 12, "result": "pass", "opinion": "同意"})
 
-    def street_review(self, decision="approve", opinion="同意上报"):
-        self.complete("street_review", self.staff["lead"], {"decision": decision, "opinion": opinion})
+    def street_review(self, decision="approve", opinion="同意上报", flag_decisions=None, expect=200):
+        data = {"decision": decision, "opinion": opinion}
+        if flag_decisions is not None:
+            data["flag_decisions"] = flag_decisions
+        return self.complete("street_review", self.staff["lead"], data, expect=expect)
 
     def through_street(self, income=800.0, relatives=False):
         self.accept(relatives)
@@ -124,7 +130,7 @@ class Dibao:
 
     def set_up_payment(self):
         self.complete("payment_setup", "cz_payer", {
-            "bank_name": "北京银行", "account_number": "6222000011112222", "first_payment_month": "2026-04"})
+            "bank_name": "北京银行", "account_number": "6222000011112222"})
 
     def refusal_notice(self, reason="家庭人均收入高于当地低保标准"):
         self.complete("refusal_notice", self.staff["clerk"], {"reason": reason, "delivered_on": "2026-03-25"})

@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
-from workflows.subsidy import DEFAULT_TOPUP_RATES, compute_subsidy, member_categories, per_capita_income
+from workflows.subsidy import (
+    DEFAULT_TOPUP_RATES,
+    compute_subsidy,
+    member_categories,
+    per_capita_income,
+    subsidy_parts,
+)
 
 TODAY = date(2024, 3, 1)
 
@@ -42,13 +49,13 @@ def test_exact_per_capita_is_not_rounded_before_multiplying():
 
 def test_rounds_half_up_to_fen():
     # gap 0.005 per head × 1 = 0.005 → 0.01 (banker's rounding would give 0.00).
-    assert compute_subsidy(household(adult()), 999.995, 1000, today=TODAY) == 0.01
-    assert per_capita_income(household(adult(), adult(), adult()), 100) == 33.33
+    assert compute_subsidy(household(adult()), 999.995, 1000, today=TODAY) == Decimal("0.01")
+    assert per_capita_income(household(adult(), adult(), adult()), 100) == Decimal("33.33")
 
 
 def test_float_inputs_do_not_leak_binary_error():
     # 0.1 + 0.2 style inputs: 1000.3 − 0.1 must be 1000.2, not 1000.1999….
-    assert compute_subsidy(household(adult()), 0.1, 1000.3, today=TODAY) == 1000.2
+    assert compute_subsidy(household(adult()), 0.1, 1000.3, today=TODAY) == Decimal("1000.20")
 
 
 def test_topups_as_share_of_standard_only_highest_per_member():
@@ -114,3 +121,23 @@ def test_disability_grade_as_text_and_bad_values():
 def test_bad_input_raises_in_chinese(kwargs, message):
     with pytest.raises(ValueError, match=message):
         compute_subsidy(**kwargs, today=TODAY)
+
+
+def test_amounts_are_decimals_with_two_places():
+    amount = compute_subsidy(household(adult(), adult(), adult()), 1000, 1000, today=TODAY)
+    assert isinstance(amount, Decimal) and amount.as_tuple().exponent == -2 and amount == Decimal("2000.00")
+    assert compute_subsidy(household(adult()), 5000, 1000, today=TODAY) == Decimal("0.00")
+
+
+def test_parts_name_each_members_topup_and_cuts_remove_a_share():
+    h = household(adult(birth_date="1940-01-01"), adult(birth_date="2015-01-01"), adult())
+    parts = subsidy_parts(h, 600, 1000, today=TODAY)
+    assert [(t.member, t.category, t.rate) for t in parts.topups] == [("0", "elderly", Decimal("0.3")),
+                                                                        ("1", "minor", Decimal("0.2"))]
+    assert parts.base == Decimal(2400) and parts.amount == Decimal("2900.00")
+    # Member "2" refused labour three times: their gap share (800) goes; the per-capita income still counts them.
+    cut = subsidy_parts(h, 600, 1000, today=TODAY, cut_members={"2", "9"})
+    assert cut.cut == ["2"] and cut.base == Decimal(1600) and cut.amount == Decimal("2100.00")
+    assert cut.cut_amount == Decimal(800)
+    # Cutting a member with a top-up removes the top-up too.
+    assert subsidy_parts(h, 600, 1000, today=TODAY, cut_members={"0"}).amount == Decimal("1800.00")

@@ -33,11 +33,14 @@ from engine.durations import parse_duration
 from engine.errors import InvalidDefinition
 from workflows.demo import is_empty, seed
 from workflows.demo_cases import seed_cases
+from workflows.demo_payments import seed_payments
 from workflows.forms import FORMS
 from workflows.roles import TASK_ROLES
 
 from .app import create_app
 from .calendar_notice import coverage_warnings
+from .cli_payments import payments_group
+from .cli_simulate import simulate_command
 from .deadline_service import deadlines, import_year, refresh_calendar, year_status
 from .engine_setup import advance_simulated_clock
 from .extensions import db
@@ -154,6 +157,8 @@ def seed_demo(echo=click.echo) -> None:
     echo(f"演示数据就绪（新建 {created} 个用户，密码均为 demo）")
     # Living cases in every step of the 低保 flow (only on a database without cases), so every demo user has work.
     seed_cases(db.session, current_app.extensions["jiuzhu.engine"], deadlines=deadlines(), echo=echo)
+    # The month's payment run of the demo households on the register (once: skipped when it exists).
+    seed_payments(db.session, current_app.extensions["jiuzhu.engine"], echo=echo)
 
 
 def prepare(echo=click.echo) -> None:
@@ -326,6 +331,8 @@ def calendar_import(file: Path, year: int | None):
 
 
 COMMANDS = (serve_command, worker_command, deploy_command, demo_command, clock_group, calendar_group)
+COMMANDS += (payments_group,)
+COMMANDS += (simulate_command,)
 
 
 def register(app: Flask) -> None:

@@ -1,7 +1,9 @@
-"""Sending a stored attachment to the browser, shared by the task API and the case page."""
+"""Sending a stored attachment (or a generated file) to the browser, shared by the API and the pages."""
 from __future__ import annotations
 
-from flask import current_app, send_file
+from urllib.parse import quote
+
+from flask import Response, current_app, send_file
 
 from engine.errors import NotFound
 from workflows import attachments as attachment_store
@@ -22,4 +24,15 @@ def send_attachment(row: Attachment):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def generated_file(content: bytes, filename: str, mimetype: str) -> Response:
+    """A file made on request (a bank file) as a download: the Chinese name as RFC 5987 `filename*`, an ASCII
+    fallback, never cached."""
+    ascii_name = "download." + filename.rsplit(".", 1)[-1]
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(filename)}"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

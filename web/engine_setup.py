@@ -16,6 +16,10 @@ from engine.script_runner import ScriptLimits
 from engine.scripting import make_script_engine
 from workflows.functions import FUNCTIONS
 from workflows.listener import CaseProjection, DropFinishedDrafts
+from workflows.register.exits import exit_months_setting
+from workflows.register.listener import RegisterEnrolment
+from workflows.register.review_listener import ReviewOutcome
+from workflows.register.reviews import REVIEW_FUNCTIONS
 
 from .engine_access import ENGINE_EXTENSION
 from .extensions import db
@@ -27,15 +31,23 @@ BPMNLINT_BUNDLE = Path("build") / "bpmnlint-node.cjs"
 
 
 def build_engine(app: Flask) -> Engine:
+    gradual_exit_months(app)  # a bad setting stops start-up, not the first finished review
     engine = Engine(
         lambda: db.session,
-        script_engine=make_script_engine(FUNCTIONS, script_limits(app)),
+        script_engine=make_script_engine({**FUNCTIONS, **REVIEW_FUNCTIONS}, script_limits(app)),
         calendar=BusinessCalendar(),
-        listeners=[CaseProjection(), DropFinishedDrafts()],
+        # RegisterEnrolment after CaseProjection: it reads the approval the projection has just written.
+        listeners=[CaseProjection(), RegisterEnrolment(), ReviewOutcome(lambda: gradual_exit_months(app)),
+                   DropFinishedDrafts()],
     )
     app.extensions[ENGINE_EXTENSION] = engine
     configure_bpmnlint(bpmnlint_bundle(app))
     return engine
+
+
+def gradual_exit_months(app: Flask) -> int:
+    """JIUZHU_GRADUAL_EXIT_MONTHS (0–6, default 6): months a gradual exit keeps paying after the decision month."""
+    return exit_months_setting(app.config.get("JIUZHU_GRADUAL_EXIT_MONTHS"))
 
 
 def script_limits(app: Flask) -> ScriptLimits:

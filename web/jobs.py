@@ -16,6 +16,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 
 from webhooks.outbound import deliver_due
+from workflows.register.reviews import sweep_due_reviews
+from workflows.register.run_deadlines import sweep_run_deadlines
 
 from .deadline_service import deadlines, refresh_calendar
 from .engine_setup import sync_simulated_clock
@@ -54,10 +56,25 @@ def sweep_outbox(should_stop: Callable[[], bool] = _never) -> int:
     return handled
 
 
+def sweep_reviews(should_stop: Callable[[], bool] = _never) -> int:
+    """Periodic reviews coming due and gradual exits ending (workflows.register.reviews)."""
+    engine = current_app.extensions["jiuzhu.engine"]
+    return sweep_due_reviews(db.session, engine, engine.now(), should_stop)
+
+
+def sweep_payment_runs(should_stop: Callable[[], bool] = _never) -> int:
+    """Payment runs not confirmed by their due date (before the 10th): reminder, overdue, escalation."""
+    refresh_calendar()
+    engine = current_app.extensions["jiuzhu.engine"]
+    return sweep_run_deadlines(db.session, engine.calendar, engine.now(), should_stop=should_stop)
+
+
 SWEEPS = {
     "timers": sweep_timers,
     "deadlines": sweep_deadlines,
     "outbox": sweep_outbox,
+    "payment_runs": sweep_payment_runs,
+    "reviews": sweep_reviews,
 }
 
 

@@ -35,6 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JIUZHU_SCRIPT_OUTPUT_KB", "1024", "largest task data (KB, as JSON) a script may leave behind"),
     Setting("JIUZHU_SESSION_IDLE_MINUTES", "30", "a page session or API token unused this long is ended"),
     Setting("JIUZHU_HTTPS", "false", "true when served over HTTPS: session cookies get the Secure flag"),
+    Setting("JIUZHU_GRADUAL_EXIT_MONTHS", "6", "months (0–6) a gradual exit (救助渐退) keeps paying after the "
+            "decision month before the recipient is stopped"),
     Setting("JIUZHU_TEST_DATABASE_URL", None, "tests only: run the suite against this database (PostgreSQL in CI)"),
 )
 

@@ -18,6 +18,9 @@ from .idcard import validate_id_number
 from .listener import case_business_key
 from .models import Case, CaseStatus, Jurisdiction, LocalStandard, User
 from .programs import PROGRAMS
+from .register.enrolment import area_of
+from .register.months import month_of
+from .register.standards import standard_in_force
 from .subsidy import DEFAULT_TOPUP_RATES
 
 
@@ -131,14 +134,10 @@ def streets_with_communities(session: Session) -> list[tuple[str, Jurisdiction, 
     return [(names.get(r.parent_id or 0, ""), r, children.get(r.id, [])) for r in rows if r.level == "street"]
 
 
-def local_standard(session: Session, district: str, program: str, on: date) -> LocalStandard | None:
-    return session.scalars(
-        select(LocalStandard)
-        .where(LocalStandard.district == district, LocalStandard.program == program,
-               LocalStandard.effective_from <= on)
-        .order_by(LocalStandard.effective_from.desc())
-        .limit(1)
-    ).first()
+def local_standard(session: Session, district: str, program: str, on: date,
+                   area: str = "urban") -> LocalStandard | None:
+    """The standard in force on the calendar day `on` (standards take effect from a month's first day)."""
+    return standard_in_force(session, district, program, area, month_of(on))
 
 
 def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
@@ -158,7 +157,8 @@ def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
         raise Forbidden("无权在该辖区受理申请")
     now = engine.now()
     # The standard in force on the Shanghai calendar day (a UTC date is yesterday before 08:00 there).
-    standard = local_standard(session, district, program.key, now.astimezone(SHANGHAI).date())
+    standard = local_standard(session, district, program.key, now.astimezone(SHANGHAI).date(),
+                              area_of(session, district, street, community))
     if standard is None:
         raise NotFound(f"{district} 未设置 {program.name} 的保障标准")
     applicant = data["applicant"]

@@ -45,6 +45,7 @@ from . import escalation
 from .cases import open_case
 from .demo import DEMO_USERS
 from .idcard import check_character
+from .income import flags_of_task
 from .models import Case, CaseStatus, User
 from .tasks import TaskService
 
@@ -193,8 +194,9 @@ STREET_INVESTIGATORS = {"和平街道": ["张伟", "王磊", "李强"], "安定�
 DISTRICT_VISITORS = ["赵磊", "钱进"]
 
 
-class _People:
-    """Deterministic names and valid, unique ID numbers (GB 11643 checksum) for the demo households."""
+class People:
+    """Deterministic names and valid, unique ID numbers (GB 11643 checksum) for the demo households (the capacity
+    simulation, workflows.simulation, fills its applications with them too)."""
 
     def __init__(self, today: date):
         self.today = today
@@ -268,7 +270,7 @@ class _Running:
 
 
 class _Driver:
-    def __init__(self, session: Session, engine: Engine, deadlines: Deadlines, people: _People):
+    def __init__(self, session: Session, engine: Engine, deadlines: Deadlines, people: People):
         self.session = session
         self.engine = engine
         self.deadlines = deadlines
@@ -316,11 +318,33 @@ class _Driver:
         names = STREET_INVESTIGATORS[run.street]
         first = run.number % len(names)
         return {"investigators": [names[first], names[(first + 1) % len(names)]],
-                "verified_monthly_income": float(run.income + delta),
+                "income_items": self.income_items(run, delta),
                 "findings": self.people.rng.choice([
                     "入户核实家庭成员、住房和收入情况，与申报一致", "走访邻居两户，反映家庭生活确有困难",
                     "家中无车辆，存款较少，主要收入为退休金", "申请人患病在家休养，家庭收入以配偶打零工为主"]),
                 "visited_on": self.today()}
+
+    @staticmethod
+    def income_items(run: _Running, delta: int = 0) -> list[dict]:
+        """The survey's income items: countable income is always the household's declared income (+ delta), some
+        households also showing an excluded item (a study grant) or a deducted cost of illness or disability."""
+        household = run.plan.household
+        deducted = 300 if household in ("couple_ill", "disabled_child") else 0
+        main = "pension" if household.startswith("elderly") else "wage"
+        items = [{"type": main, "amount": run.income + delta + deducted, "note": "入户核实"}]
+        if deducted:
+            items.append({"type": "illness_disability", "amount": deducted, "note": "长期服药及康复费用"})
+        if household in ("single_mother", "grandparent"):
+            items.append({"type": "scholarship", "amount": 100, "note": "子女在校助学金，不计入收入"})
+        return items
+
+    def review(self, run: _Running, data: dict, decision: str, opinion: str) -> None:
+        """街道审核, deciding each flag the assessment raised (workflows.income) the way the review goes."""
+        task = self.open_task(run, "street_review")
+        flags = flags_of_task(self.engine, self.session, task) if task is not None else []
+        if flags:
+            data["flag_decisions"] = {f["key"]: {"decision": decision, "opinion": opinion} for f in flags}
+        self.complete(run, "street_review", self.who(run, "lead"), data)
 
     def do(self, run: _Running, step: Step) -> None:  # noqa: C901 - one branch per action of the plan
         a, args = step.action, step.args
@@ -351,10 +375,10 @@ class _Driver:
                 "representatives_present": total - run.number % 3, "representatives_total": total,
                 "result": "pass", "opinion": "到会代表一致同意"})
         elif a == "review":
-            self.complete(run, "street_review", self.who(run, "lead"), {"decision": "approve", "opinion": "同意上报"})
+            self.review(run, {"decision": "approve", "opinion": "同意上报"}, "cleared", "经入户核实，情况可以排除")
         elif a == "reject_review":
-            self.complete(run, "street_review", self.who(run, "lead"),
-                          {"decision": "reject", "opinion": "经核对家庭有机动车辆，不符合低保条件"})
+            self.review(run, {"decision": "reject", "opinion": "经核对家庭有机动车辆，不符合低保条件"}, "upheld",
+                        "核对结果属实：家庭有机动车辆，收入超过标准")
         elif a == "object":  # as the public notice page records it (web/ui/notice.py), on any day of the notice
             self.engine.send_message(run.instance_id, "objection.lodged", {
                 "reason": args["reason"], "reporter": args.get("reporter"), "contact": None, "recorded_by": "public",
@@ -373,11 +397,9 @@ class _Driver:
             self.complete(run, "approval", "qu_approver",
                           {"decision": "reject", "opinion": "抽查发现家庭有未申报的经营性收入"})
         elif a == "payment":
-            month = self.engine.now().astimezone(SHANGHAI).date().replace(day=1) + timedelta(days=32)
             self.complete(run, "payment_setup", "cz_payer", {
                 "bank_name": BANKS[run.number % len(BANKS)],
-                "account_number": f"6222{self.people.rng.randint(10**11, 10**12 - 1)}",
-                "first_payment_month": f"{month:%Y-%m}"})
+                "account_number": f"6222{self.people.rng.randint(10**11, 10**12 - 1)}"})
         elif a == "refusal":
             reason = ("经家庭经济状况核对，申请人名下有机动车辆，不符合低保条件" if run.plan.community in (A1, A2)
                       else "经区民政局抽查，家庭有未申报的经营性收入，不符合低保条件")
@@ -502,7 +524,7 @@ def seed_cases(session: Session, engine: Engine, *, deadlines: Deadlines | None 
     events.sort(key=lambda item: (item[0], item[1], item[2]))
     runs = [_Running(plan, number, STREET_OF[plan.community]) for number, plan in enumerate(plans)]
     simulated = clock_module.SimulatedClock(first)
-    driver = _Driver(session, engine, deadlines, _People(today))
+    driver = _Driver(session, engine, deadlines, People(today))
     echo(f"演示数据：模拟 {first.astimezone(SHANGHAI):%Y-%m-%d} 至今的 {len(plans)} 个低保案件…")
     opened = 0
     clock_module.install(simulated)
@@ -549,4 +571,4 @@ def summarize(session: Session, *, end: datetime) -> dict:
     }
 
 
-__all__ = ["PLANS", "Plan", "Step", "flow", "has_cases", "seed_cases", "summarize"]
+__all__ = ["HOUSEHOLDS", "PLANS", "People", "Plan", "Step", "flow", "has_cases", "seed_cases", "summarize"]

@@ -17,7 +17,7 @@ from engine.deadlines import Deadlines
 from engine.models import AuditEntry
 from engine.runtime import current_step
 
-from . import subsidy
+from . import income, subsidy
 from .audit_actions import CaseAction
 from .models import SpotCheckTally
 from .sampling import must_visit
@@ -80,9 +80,20 @@ def _earlier_selection(ctx, month: str) -> dict | None:
 
 
 def compute_subsidy(household, monthly_income, local_standard, topup_rates=None):
-    """The monthly amount, with ages taken on the step's day (scripts cannot read the clock themselves)."""
+    """The monthly amount, with ages taken on the step's day (scripts cannot read the clock themselves).
+
+    Task data must stay JSON (the engine's serializer has no Decimal), and the diagrams compare the amount with
+    numbers: the Decimal goes into the process as a JSON number. It has 2 places, so Decimal(str(x)) on the way
+    out (workflows.listener) gives back exactly the computed amount."""
     today = current_step().now.astimezone(SHANGHAI).date()
-    return subsidy.compute_subsidy(household, monthly_income, local_standard, topup_rates, today=today)
+    return float(subsidy.compute_subsidy(household, monthly_income, local_standard, topup_rates, today=today))
+
+
+def assess_income(survey_income, economic_check, household, local_standard):
+    """收入认定: the survey's and the check's countable income, the assessed (higher) figure and the flags the street
+    review must decide (workflows.income.assess); JSON-ready, money as numbers in yuan per month."""
+    members = (household or {}).get("members") or []
+    return income.assess(survey_income, economic_check or {}, len(members), local_standard)
 
 
 # -- working days and time limits (engine.calendar, engine.deadlines) -----------------------------------------
@@ -179,6 +190,7 @@ FUNCTIONS = {
     "request_economic_check": request_economic_check,
     "spot_check_required": spot_check_required,
     "compute_subsidy": compute_subsidy,
+    "assess_income": assess_income,
     "add_working_days": add_working_days,
     "working_deadline": working_deadline,
     "working_days_between": working_days_between,

@@ -53,9 +53,15 @@ RULE_SETS: dict[str, tuple[RuleSet, ...]] = {
 }
 
 
+# Processes about a recipient on the register: a review (定期复核) starts only from the review sweep or an event
+# (workflows.register.reviews), which takes the recipient's jurisdiction and links the Review row.
+REGISTER_PROCESS_KEYS = frozenset({"dibao_review"})
+
+
 def case_process_keys() -> frozenset[str]:
     """Process keys that run a program's cases: they start only through POST /cases (open_case), which checks
     the applicant, the jurisdiction and the opener's role."""
     keys = {p.process_key for p in PROGRAMS.values() if p.process_key}
     keys.update(r.process_key for sets in RULE_SETS.values() for r in sets)
+    keys.update(REGISTER_PROCESS_KEYS)
     return frozenset(keys)

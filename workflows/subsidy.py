@@ -7,11 +7,19 @@ Ages and ``today``: the top-ups for the elderly (60 and over) and minors (under 
 computed. Pass ``today`` (the engine passes its clock's date) to derive ages from each member's ``birth_date``.
 When ``today`` is None — e.g. when a BPMN script calls the function directly — a member's explicit ``age`` field is
 used if present, otherwise the age-based top-ups are skipped for that member; the other top-ups still apply.
+
+Every function here returns ``Decimal``. Workflow data cannot hold a ``Decimal`` (the engine's serializer knows
+JSON types only), so the BPMN script function in workflows.functions hands the amount to the process as a JSON
+number; a 2-place amount survives float → ``Decimal(str(x))`` exactly, which is how workflows.listener reads it.
+
+Members are identified by their index in ``household["members"]`` as a string ("0", "1", …): the same key the
+household table of the acceptance and survey forms uses (workflows.tasks.household.members_on_file).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -54,9 +62,14 @@ def _per_capita(household: Mapping, monthly_income) -> Decimal:
     return income / len(_members(household))
 
 
-def per_capita_income(household: Mapping, monthly_income: float) -> float:
+def to_fen(value: Decimal) -> Decimal:
+    """Round once, to whole fen, half up."""
+    return value.quantize(_FEN, rounding=ROUND_HALF_UP)
+
+
+def per_capita_income(household: Mapping, monthly_income) -> Decimal:
     """Household per-capita monthly income in yuan, rounded to fen (for display; the amount uses the exact value)."""
-    return float(_per_capita(household, monthly_income).quantize(_FEN, rounding=ROUND_HALF_UP))
+    return to_fen(_per_capita(household, monthly_income))
 
 
 def _birth_date(value) -> date | None:
@@ -112,15 +125,77 @@ def _rate(rates: Mapping[str, float], category: str) -> Decimal:
     return rate
 
 
-def compute_subsidy(
+@dataclass
+class Topup:
+    member: str  # the member key: index in household["members"], as a string
+    category: str
+    rate: Decimal
+    amount: Decimal  # exact (standard × rate), not rounded
+
+
+@dataclass
+class Subsidy:
+    """The parts of a monthly amount, exact; only `amount` is rounded (once, to fen)."""
+
+    standard: Decimal
+    members: int
+    per_capita: Decimal
+    gap: Decimal  # standard − per-capita income, 0 when income reaches the standard
+    base: Decimal  # gap × members not cut
+    topups: list[Topup] = field(default_factory=list)
+    cut: list[str] = field(default_factory=list)  # member keys whose share is removed
+    cut_amount: Decimal = Decimal(0)  # what the cuts removed (their gap share and top-up)
+    amount: Decimal = Decimal("0.00")
+
+
+def subsidy_parts(
     household: Mapping,
-    monthly_income: float,
-    local_standard: float,
+    monthly_income,
+    local_standard,
     topup_rates: Mapping[str, float] | None = None,
     *,
     today: date | None = None,
-) -> float:
-    """Monthly 低保 amount in yuan for a household.
+    cut_members: Collection[str] = (),
+) -> Subsidy:
+    """The amount and how it is made up; see `compute_subsidy`. A member in `cut_members` (keys "0", "1", …) keeps
+    counting for the per-capita income but loses their share: their gap share and their top-up."""
+    standard = _dec(local_standard, "当地低保标准")
+    if standard <= 0:
+        raise ValueError("当地低保标准必须大于 0")
+    members = _members(household)
+    per_capita = _per_capita(household, monthly_income)
+    cut = sorted({str(k) for k in cut_members} & {str(i) for i in range(len(members))}, key=int)
+    gap = standard - per_capita
+    if gap <= 0:
+        return Subsidy(standard, len(members), per_capita, Decimal(0), Decimal(0), cut=cut)
+    rates = DEFAULT_TOPUP_RATES if topup_rates is None else topup_rates
+    result = Subsidy(standard, len(members), per_capita, gap, gap * (len(members) - len(cut)), cut=cut)
+    result.cut_amount = gap * len(cut)
+    topups = Decimal(0)
+    for index, member in enumerate(members):
+        applicable = [(_rate(rates, c), c) for c in member_categories(member, today) if c in rates]
+        if not applicable:
+            continue
+        rate, category = max(applicable, key=lambda pair: pair[0])  # only the highest applies
+        line = Topup(str(index), category, rate, standard * rate)
+        if line.member in cut:
+            result.cut_amount += line.amount
+            continue
+        result.topups.append(line)
+        topups += line.amount
+    result.amount = to_fen(result.base + topups)
+    return result
+
+
+def compute_subsidy(
+    household: Mapping,
+    monthly_income,
+    local_standard,
+    topup_rates: Mapping[str, float] | None = None,
+    *,
+    today: date | None = None,
+) -> Decimal:
+    """Monthly 低保 amount in yuan for a household (a ``Decimal`` with 2 places).
 
     base = max(0, local_standard − per-capita income) × members, where per-capita income is the household's
     total ``monthly_income`` divided by ``len(household['members'])``. Each member adds ``rate × local_standard``
@@ -130,19 +205,4 @@ def compute_subsidy(
     ``topup_rates`` replaces ``DEFAULT_TOPUP_RATES`` as a whole (a district's table is complete: a category it
     leaves out earns no top-up). See the module docstring for how ``today`` affects the age-based top-ups.
     """
-    standard = _dec(local_standard, "当地低保标准")
-    if standard <= 0:
-        raise ValueError("当地低保标准必须大于 0")
-    members = _members(household)
-    gap = standard - _per_capita(household, monthly_income)
-    if gap <= 0:
-        return 0.0
-    base = gap * len(members)
-
-    rates = DEFAULT_TOPUP_RATES if topup_rates is None else topup_rates
-    topups = Decimal(0)
-    for member in members:
-        applicable = [_rate(rates, c) for c in member_categories(member, today) if c in rates]
-        if applicable:
-            topups += standard * max(applicable)
-    return float((base + topups).quantize(_FEN, rounding=ROUND_HALF_UP))
+    return subsidy_parts(household, monthly_income, local_standard, topup_rates, today=today).amount

@@ -10,6 +10,7 @@ from workflows import access
 from workflows.cases import CaseSchema, open_case
 from workflows.idcard import mask_id_number
 from workflows.models import Case, CaseStatus
+from workflows.register.queries import recipient_for_case
 
 from ..auth import current_user
 from ..extensions import db
@@ -123,6 +124,8 @@ def show(case_id: int):
     ).all() if case.process_instance_id else []
     body["tasks"] = [task_item(t) for t in tasks]
     body["history"] = history_of(case.process_instance_id)
+    recipient = recipient_for_case(db.session, case.id)
+    body["recipient_id"] = recipient.id if recipient is not None else None
     return jsonify(body)
 
 

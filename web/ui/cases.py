@@ -21,6 +21,7 @@ from workflows.idcard import mask_id_number
 from workflows.listener import current_data
 from workflows.models import Attachment, Case, CaseCopy, CaseStatus, Jurisdiction
 from workflows.programs import PROGRAMS
+from workflows.register import queries as register_queries
 
 from ..downloads import send_attachment
 from ..engine_access import engine
@@ -155,7 +156,14 @@ def show(case_id: int):
         copies=copies, now=now,
         diagram_url=url_for("cases_ui.diagram", case_id=case.id) if instance is not None else None,
         can_see_tasks={t.id: access.can_see_task(user, t) for t in open_tasks},
+        register=_register_of(case),
     )
+
+
+def _register_of(case: Case) -> dict | None:
+    """The household's register entry with its amount changes, payments and reviews (发放与复核记录)."""
+    recipient = register_queries.recipient_for_case(db.session, case.id)
+    return register_queries.recipient_detail(db.session, recipient) if recipient is not None else None
 
 
 @bp.get("/<int:case_id>/diagram.bpmn")

@@ -5,7 +5,7 @@ Importing the package registers every form; callers use the names re-exported he
 """
 from __future__ import annotations
 
-from . import dibao, general  # noqa: F401 - imported for their register_form calls
+from . import dibao, general, review  # noqa: F401 - imported for their register_form calls
 from .registry import FORMS, FormDef, FormError, get_form, json_schema, register_form, validate_form
 
 __all__ = ["FORMS", "FormDef", "FormError", "get_form", "json_schema", "register_form", "validate_form"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.models import Base, IdType, StatusEnum, UtcDateTime, _enum
@@ -56,7 +56,7 @@ class Recipient(Base):
     household: Mapped[dict] = mapped_column(JSON)  # {"members": [...]} as approved or last reviewed
     household_size: Mapped[int] = mapped_column(Integer)
     monthly_income: Mapped[Decimal] = mapped_column(Money)  # the assessed household income the amount uses
-    # stable | sanwu | serious | unstable_working: decides the review interval (workflows.register.reviews).
+    # stable | sanwu | serious | unstable_working: decides the review interval (workflows.register.review_schedule).
     category: Mapped[str] = mapped_column(String(30))
     monthly_amount: Mapped[Decimal] = mapped_column(Money)
     breakdown: Mapped[dict] = mapped_column(JSON)  # {"standard", "base", "topups": [...], "cuts": [...]}, as strings
@@ -201,6 +201,9 @@ class Review(Base):
     __table_args__ = (
         Index("ix_reviews_recipient", "recipient_id", "status"),
         Index("ix_reviews_status_due", "status", "due_date"),
+        # One open review per recipient, also where no row lock serialises the web and the worker (SQLite).
+        Index("uq_reviews_one_open", "recipient_id", unique=True, sqlite_where=text("status = 'open'"),
+              postgresql_where=text("status = 'open'")),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # ASCII digits: \d also takes "２０２４"
 
 
 def parse_month(text: str) -> tuple[int, int]:
     """(year, month) of "YYYY-MM"; ValueError with a Chinese message otherwise."""
-    match = MONTH_PATTERN.match(text or "")
+    # fullmatch, not match with "$": "$" also matches before a trailing newline ("2024-12\n" would pass).
+    match = MONTH_PATTERN.fullmatch(text) if isinstance(text, str) else None
     if not match:
         raise ValueError("月份格式应为 YYYY-MM")
     return int(match.group(1)), int(match.group(2))

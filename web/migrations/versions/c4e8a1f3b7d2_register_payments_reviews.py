@@ -156,10 +156,12 @@ def upgrade():
     )
     op.create_index("ix_reviews_recipient", "reviews", ["recipient_id", "status"])
     op.create_index("ix_reviews_status_due", "reviews", ["status", "due_date"])
+    op.create_index("uq_reviews_one_open", "reviews", ["recipient_id"], unique=True,
+                    sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
 
 
 def downgrade():
-    for index, table in (("ix_reviews_status_due", "reviews"), ("ix_reviews_recipient", "reviews"),
+    for index, table in (("uq_reviews_one_open", "reviews"), ("ix_reviews_status_due", "reviews"), ("ix_reviews_recipient", "reviews"),
                          ("ix_payments_run_status", "payments"), ("ix_payments_recipient", "payments"),
                          ("ix_recipient_changes_recipient", "recipient_changes"),
                          ("ix_recipients_review_due", "recipients"), ("ix_recipients_scope", "recipients")):
