@@ -36,6 +36,21 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_FLOOR_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/jiuzhu_bench_floor"
 
 
+def ensure_database(url: str) -> None:
+    """Create the database of `url` if it does not exist (never one named postgres, test or nothing): for data
+    loaded once and reused across runs."""
+    parsed = make_url(url)
+    if parsed.database in (None, "", "test", "postgres"):
+        raise SystemExit(f"refusing to load a benchmark into database {parsed.database!r}")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+            print(f"   created database {parsed.database}", flush=True)
+    admin.dispose()
+
+
 def fresh_database(url: str) -> None:
     """Drop and create the database of `url` (never one named postgres, test or nothing)."""
     parsed = make_url(url)
@@ -134,7 +149,7 @@ _measured: Floors | None = None
 
 def measure_floors(url: str | None = None, *, spiff_instances: int = 150, pg_seconds: float = 1.5) -> Floors:
     url = url or os.environ.get("BENCH_FLOOR_DATABASE_URL", DEFAULT_FLOOR_URL)
-    _ensure_database(url)
+    ensure_database(url)
     spiff = spiff_floor(instances=spiff_instances)
     per_second_1, ms = pg_commit_floor(url, connections=1, seconds=pg_seconds)
     per_second_4, _ = pg_commit_floor(url, connections=4, seconds=pg_seconds)
@@ -148,15 +163,6 @@ def floors() -> Floors:
         _measured = measure_floors()
         print(f"   {_measured.line()}", flush=True)
     return _measured
-
-
-def _ensure_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first():
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
 
 
 def rate_ratio(per_second: float, floor_per_second: float, floor_name: str = "in-process floor") -> str:

@@ -20,9 +20,10 @@ import statistics
 import time
 from datetime import datetime
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.floors import ensure_database
 from web.app import create_app
 from web.auth import page_session_id
 from web.cli import bpmn_dir, deploy_files, upgrade_database
@@ -39,19 +40,6 @@ STEPS = [  # (element_id, name, role)
     ("payment_setup", "发放设置", "finance_officer"), ("refusal_notice", "书面告知", "street_clerk"),
 ]
 STREETS = ["和平街道", "安定街道"] + [f"第{i}街道" for i in range(3, 21)]
-
-
-def _ensure_database(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.database in (None, "", "test", "postgres"):
-        raise SystemExit(f"refusing to load the benchmark into database {parsed.database!r}")
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first()
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-            print(f"   created database {parsed.database}", flush=True)
-    admin.dispose()
 
 
 def _values(items: list[str]) -> str:
@@ -160,7 +148,7 @@ def run() -> dict:
         raise SystemExit("BENCH_OVERDUE_TASKS must be a multiple of 4")
     if not url.startswith("postgresql"):
         raise SystemExit("the overdue benchmark needs PostgreSQL (BENCH_DATABASE_URL)")
-    _ensure_database(url)
+    ensure_database(url)
 
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench", "JIUZHU_CLOCK": "simulated",
                       "JIUZHU_CLOCK_START": NOW.isoformat(), "JIUZHU_ENV": "development"})

@@ -17,9 +17,9 @@ import os
 import time
 from datetime import datetime
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
+from bench.floors import ensure_database
 from web.app import create_app
 from web.cli import upgrade_database
 from web.extensions import db
@@ -32,19 +32,6 @@ MONTH = "2026-06"
 CHUNK = 100_000
 TARGET_SECONDS = 60
 STREETS = ["和平街道", "安定街道"] + [f"第{i}街道" for i in range(3, 21)]
-
-
-def _ensure_database(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.database in (None, "", "test", "postgres"):
-        raise SystemExit(f"refusing to load the benchmark into database {parsed.database!r}")
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first()
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-            print(f"   created database {parsed.database}", flush=True)
-    admin.dispose()
 
 
 def _streets() -> str:
@@ -66,7 +53,7 @@ def _load(conn, count: int) -> None:
             SELECT g, 'dibao', :district, ({streets})[1 + g % 20], '社区' || (g % 60), '户主' || g,
                    '110105197001' || lpad((g % 1000000)::text, 6, '0'), '{{"members": []}}', 1 + g % 4,
                    300, 'approved', false, false, 'bench', :now, :now, :now
-            FROM generate_series(:low, :high) AS g"""), params)
+            FROM generate_series(CAST(:low AS bigint), CAST(:high AS bigint)) AS g"""), params)
         conn.execute(text(f"""
             INSERT INTO recipients (id, case_id, program, rule_set, district, street, community, area, head_name,
                 head_id_number, household, household_size, monthly_income, category, monthly_amount, breakdown,
@@ -77,12 +64,12 @@ def _load(conn, count: int) -> None:
                    '110105197001' || lpad((g % 1000000)::text, 6, '0'), '{{"members": []}}', 1 + g % 4, 300,
                    'stable', 500 + (g % 2000) + 0.05, '{{}}', 'active', '2026-01', DATE '2026-07-01', '{{}}',
                    '工商银行', '6222' || lpad(g::text, 15, '0'), :now, :now
-            FROM generate_series(:low, :high) AS g"""), params)
+            FROM generate_series(CAST(:low AS bigint), CAST(:high AS bigint)) AS g"""), params)
         conn.execute(text("""
             INSERT INTO recipient_changes (recipient_id, kind, effective_month, new_amount, new_status, reason,
                 actor, at)
             SELECT g, 'approved', '2026-01', 500 + (g % 2000) + 0.05, 'active', '审批通过', 'bench', :now
-            FROM generate_series(:low, :high) AS g"""), params)
+            FROM generate_series(CAST(:low AS bigint), CAST(:high AS bigint)) AS g"""), params)
         conn.commit()
         print(f"   loaded {high:,} recipients ({time.perf_counter() - started:.0f} s)", flush=True)
     for table in ("cases", "recipients", "recipient_changes"):
@@ -108,7 +95,7 @@ def _floor(conn, count: int) -> float:
         SELECT 1, g, '{MONTH}', ({_streets()})[1 + g % 20], 500 + (g % 2000) + 0.05,
                round((500 + (g % 2000) + 0.05) * 0.5, 2), (500 + (g % 2000) + 0.05) - round((500 + (g % 2000)
                + 0.05) * 0.5, 2), 'pending', '工商银行', '6222' || lpad(g::text, 15, '0')
-        FROM generate_series(1, :n) AS g"""), {"n": count})
+        FROM generate_series(1, CAST(:n AS bigint)) AS g"""), {"n": count})
     conn.commit()
     seconds = time.perf_counter() - started
     conn.execute(text("DROP TABLE bench_scratch"))
@@ -120,7 +107,7 @@ def run() -> dict:
     url = os.environ.get("BENCH_PAYMENT_DATABASE_URL", DEFAULT_URL)
     count = int(os.environ.get("BENCH_PAYMENT_RECIPIENTS", "1000000"))
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    _ensure_database(url)
+    ensure_database(url)
     app = create_app({"DATABASE_URL": url, "JIUZHU_CLOCK": "simulated", "JIUZHU_CLOCK_START": NOW.isoformat(),
                       "SECRET_KEY": "bench", "JIUZHU_ENV": "development"})
     with app.app_context():
