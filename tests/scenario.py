@@ -136,6 +136,18 @@ class Dibao:
         self.complete("refusal_notice", self.staff["clerk"], {"reason": reason, "delivered_on": "2026-03-25"})
 
 
+def approved_case(login, **kwargs) -> Dibao:
+    """A 2-member household (800 yuan a month) taken through the street, the notice, the spot check when drawn,
+    approval and payment setup: on the register from the month after approval, with 2269.00 a month."""
+    case = Dibao(login, members=2, income=800.0, **kwargs)
+    case.through_street(income=800.0)
+    advance(login, "P8D")
+    case.spot_check_if_selected()
+    case.approve()
+    case.set_up_payment()
+    return case
+
+
 def advance(login, duration: str) -> dict:
     response = login("admin").post("admin/clock", json={"advance": duration})
     assert response.status_code == 200, response.get_json()

@@ -6,17 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.scenario import Dibao, advance
-
-
-def _approved_case(login, **kwargs) -> Dibao:
-    case = Dibao(login, members=2, income=800.0, **kwargs)
-    case.through_street(income=800.0)
-    advance(login, "P8D")
-    case.spot_check_if_selected()
-    case.approve()
-    case.set_up_payment()
-    return case
+from tests.scenario import advance, approved_case
 
 
 def _recipient_id(login, case_id: int) -> int:
@@ -37,7 +27,7 @@ def _lines(login, run_id: int, **params) -> list[dict]:
 
 def test_scenario__approved_in_november_first_paid_in_december(login):
     advance(login, "P250D")  # 2026-03-02 → 2026-11-07
-    case = _approved_case(login)
+    case = approved_case(login)
     recipient = _recipient_id(login, case.id)
 
     november = _run(login, "2026-11")  # approved this month: not yet paid
@@ -84,7 +74,7 @@ def _advance_to(login, local: str) -> None:
 
 def test_scenario__an_unconfirmed_run_is_reminded_then_escalated(login):
     advance(login, "P250D")  # 2026-11-07
-    _approved_case(login)
+    approved_case(login)
     december = _run(login, "2026-12")
     assert december["due_date"] == "2026-12-09" and december["reminded_at"] is None  # a Wednesday
     _advance_to(login, "2026-12-07T18:00:00+08:00")

@@ -6,18 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from engine.clock import SHANGHAI
-from tests.scenario import Dibao, advance
+from tests.scenario import Dibao, advance, approved_case
 from workflows.register.months import add_months_to_date
-
-
-def _approved_case(login, **kwargs) -> Dibao:
-    case = Dibao(login, members=2, income=800.0, **kwargs)
-    case.through_street(income=800.0)
-    advance(login, "P8D")
-    case.spot_check_if_selected()
-    case.approve()
-    case.set_up_payment()
-    return case
 
 
 def _shanghai_day(text: str) -> date:
@@ -33,7 +23,7 @@ def _my_recipient(login, case_id: int, as_user: str = "admin") -> dict | None:
 
 def test_scenario__approved_in_november_paid_from_december(login):
     advance(login, "P250D")  # 2026-03-02 → 2026-11-07
-    case = _approved_case(login)
+    case = approved_case(login)
     body = case.case()
     decided = _shanghai_day(body["decided_at"])
     assert body["status"] == "approved" and decided.month == 11, decided
@@ -93,8 +83,8 @@ def test_scenario__the_approval_day_counts_not_the_payment_setup_day(login):
 
 def test_scenario__standard_change_from_march_previewed_then_applied(login):
     advance(login, "P250D")
-    case = _approved_case(login)
-    second = _approved_case(login, street="安定街道")
+    case = approved_case(login)
+    second = approved_case(login, street="安定街道")
     item = _my_recipient(login, case.id)
     other = _my_recipient(login, second.id)
     advance(login, "P90D")  # → February 2027

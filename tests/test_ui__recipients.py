@@ -8,23 +8,13 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import browser_login
-from tests.scenario import Dibao, advance
+from tests.scenario import approved_case
 from tests.ui_pages import PageClient
-
-
-def _approved(login, street="和平街道") -> Dibao:
-    case = Dibao(login, street=street, members=2, income=800.0)
-    case.through_street(income=800.0)
-    advance(login, "P8D")
-    case.spot_check_if_selected()
-    case.approve()
-    case.set_up_payment()
-    return case
 
 
 @pytest.fixture
 def two_recipients(login):
-    heping, anding = _approved(login), _approved(login, street="安定街道")
+    heping, anding = approved_case(login), approved_case(login, street="安定街道")
     items = {r["case_id"]: r for r in login("admin").get("recipients").get_json()["items"]}
     return items[heping.id], items[anding.id]
 

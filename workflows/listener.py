@@ -20,17 +20,22 @@ WAITING_STAGES = {
 }
 
 
+def keyed_id(prefix: str, business_key: str | None) -> int | None:
+    """The id in a business key "<prefix><id>" (e.g. "case:12", "review:3"); None for any other key."""
+    if business_key and business_key.startswith(prefix):
+        try:
+            return int(business_key[len(prefix):])
+        except ValueError:
+            return None
+    return None
+
+
 def case_business_key(case_id: int) -> str:
     return f"{CASE_KEY_PREFIX}{case_id}"
 
 
 def case_id_of(business_key: str | None) -> int | None:
-    if business_key and business_key.startswith(CASE_KEY_PREFIX):
-        try:
-            return int(business_key[len(CASE_KEY_PREFIX):])
-        except ValueError:
-            return None
-    return None
+    return keyed_id(CASE_KEY_PREFIX, business_key)
 
 
 def current_data(workflow) -> dict:

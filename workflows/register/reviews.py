@@ -31,6 +31,7 @@ from engine.runtime import Engine, current_step
 from .. import access
 from ..idcard import mask_name
 from ..income import countable_income
+from ..listener import keyed_id
 from ..models import LocalStandard
 from .amounts import household_amount, money_text
 from .exits import end_exits
@@ -57,12 +58,7 @@ def review_business_key(review_id: int) -> str:
 
 
 def review_id_of(business_key: str | None) -> int | None:
-    if business_key and business_key.startswith(REVIEW_KEY_PREFIX):
-        try:
-            return int(business_key[len(REVIEW_KEY_PREFIX):])
-        except ValueError:
-            return None
-    return None
+    return keyed_id(REVIEW_KEY_PREFIX, business_key)
 
 
 def today_of(now: datetime) -> date:
