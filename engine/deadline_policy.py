@@ -42,6 +42,8 @@ class EscalationPolicy:
     repeat_after_working_days: int = 2
     # Told when a whole instance exceeds its time limit.
     instance_overdue_role: str | None = None
+    # Roles held for one agency: an escalation to them goes to the task's own agency.
+    agency_roles: frozenset[str] = frozenset()
 
     def __post_init__(self):
         if self.repeat_after_working_days < 1:
@@ -54,14 +56,17 @@ class EscalationPolicy:
         return self.up.get(current) if current else None
 
     def recipients(self, role: str, district: str | None, street: str | None,
-                   community: str | None) -> dict[str, str | None]:
+                   community: str | None, agency: str | None = None) -> dict[str, str | None]:
         level = self.role_level.get(role, "district")
-        return {
+        found: dict[str, str | None] = {
             "role": role,
             "district": district,
             "street": street if level in ("street", "community") else None,
             "community": community if level == "community" else None,
         }
+        if role in self.agency_roles:
+            found["agency"] = agency
+        return found
 
 
 def overdue_working_days(calendar: WorkingCalendar, due_at: datetime | None, now: datetime) -> int:
@@ -85,7 +90,11 @@ def recipients_of_task(task: HumanTask) -> dict[str, str | None]:
     """Who is told about a task's own deadline: its holder, or else its group in its jurisdiction."""
     if task.assignee:
         return {"assignee": task.assignee}
-    return {"role": task.role, "district": task.district, "street": task.street, "community": task.community}
+    found: dict[str, str | None] = {"role": task.role, "district": task.district, "street": task.street,
+                                    "community": task.community}
+    if task.agency:
+        found["agency"] = task.agency
+    return found
 
 
 def iso(value: datetime | None) -> str | None:

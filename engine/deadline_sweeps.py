@@ -172,7 +172,7 @@ class DeadlineSweeps(DeadlineRecords):
                          target_user=task.assignee, audit_action=AuditAction.TASK_OVERDUE, event_type="task.overdue",
                          payload={"recipients": recipients_of_task(task), "overdue_working_days": age})
         if target:
-            recipients = policy.recipients(target, task.district, task.street, task.community)
+            recipients = policy.recipients(target, task.district, task.street, task.community, task.agency)
             self._record(task, DeadlineEventKind.ESCALATED, new_level, now, target_role=target,
                          audit_action=AuditAction.TASK_ESCALATED, event_type="task.escalated",
                          payload={"recipients": recipients, "from_level": level, "overdue_working_days": age,

@@ -197,6 +197,7 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_tasks_assignee", "assignee", "status", "due_at"),
         Index("ix_tasks_group", "role", "status", "district", "street", "due_at"),
+        Index("ix_tasks_agency", "agency", "status", "due_at"),
         Index("ix_tasks_overdue", "status", "due_at"),
         Index("ix_tasks_instance", "instance_id", "status"),
         # Deadline sweeps and the supervisor's reports read only open tasks: partial indexes stay small while the
@@ -218,6 +219,8 @@ class HumanTask(Base):
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str | None] = mapped_column(String(50))
+    # The member agency whose staff hold `role` for this task (区教委, 区残联 …); None for street/district work.
+    agency: Mapped[str | None] = mapped_column(String(50))
     form_key: Mapped[str | None] = mapped_column(String(100))
     district: Mapped[str | None] = mapped_column(String(50))
     street: Mapped[str | None] = mapped_column(String(50))

@@ -59,6 +59,7 @@ class TaskProjection(EngineBase):
             element_id=spec.bpmn_id or spec.name,
             name=spec.bpmn_name or spec.bpmn_id or spec.name,
             role=role,
+            agency=_property_value(props.get("agency"), spiff_task.data),
             form_key=props.get("formKey"),
             district=instance.district,
             street=instance.street,
@@ -85,6 +86,16 @@ class TaskProjection(EngineBase):
             if remind:
                 row.remind_at = self.calendar.subtract_working_days(row.due_at, remind)
             row.next_escalation_at = row.due_at  # the deadline sweep marks it overdue then (engine.deadlines)
+
+
+def _property_value(value, data: Mapping[str, Any]) -> str | None:
+    """A property given literally, or as `${name}` read from the task's data (a shared step whose agency is the
+    calling program's lead agency)."""
+    text = str(value or "").strip()
+    if text.startswith("${") and text.endswith("}"):
+        found = data.get(text[2:-1].strip())
+        return str(found)[:50] if found else None
+    return text[:50] or None
 
 
 def _positive_int(value) -> int | None:

@@ -1,12 +1,16 @@
-"""Who may see and act on what: by role and by jurisdiction (district → street → community)."""
+"""Who may see and act on what: by role, by jurisdiction (district → street → community) and, for the staff of a
+member agency (`agency_officer`, `agency_lead`), by agency: they see and work their own agency's tasks, and the
+cases their agency leads or has a task in — never another agency's."""
 from __future__ import annotations
 
-from sqlalchemy import and_, false, or_, true
+from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy.orm import object_session
 
 from engine.models import HumanTask
 
 from .models import Case, User
-from .roles import ROLES
+from .programs import PROGRAMS
+from .roles import AGENCY_ROLES, ROLES
 
 WHOLE_SYSTEM = {"admin"}
 READS_DISTRICT = {"supervisor", "district_inspector", "district_approver", "finance_officer", "process_designer"}
@@ -50,44 +54,99 @@ def scope_filter(user: User, model):
     return and_(*conditions) if conditions else false()
 
 
-def can_see_task(user: User, task: HumanTask) -> bool:
-    if task.assignee == user.username:
-        return True
+def is_agency_staff(user: User) -> bool:
+    return user.role in AGENCY_ROLES
+
+
+def led_programs(agency: str | None) -> list[str]:
+    """The programs an agency leads (牵头)."""
+    return [p.key for p in PROGRAMS.values() if agency and p.lead_agency == agency]
+
+
+def in_task_scope(user: User, task: HumanTask) -> bool:
+    """The task's place is in the user's jurisdiction and, for agency staff, it is their agency's task."""
+    if is_agency_staff(user) and task.agency != user.agency:
+        return False
     return in_scope(user, task.district, task.street, task.community)
 
 
+def task_scope_filter(user: User):
+    """`in_task_scope` as a SQL condition on HumanTask."""
+    if is_agency_staff(user):
+        return and_(scope_filter(user, HumanTask), HumanTask.agency == user.agency)
+    return scope_filter(user, HumanTask)
+
+
+def can_see_task(user: User, task: HumanTask) -> bool:
+    if task.assignee == user.username:
+        return True
+    return in_task_scope(user, task)
+
+
 def can_work_task(user: User, task: HumanTask) -> bool:
-    """May complete or claim: the task's role in the user's jurisdiction, or the task is assigned to the user."""
+    """May complete or claim: the task's role (and agency) in the user's jurisdiction, or it is assigned to them."""
     if task.assignee is not None:
         return task.assignee == user.username
     if task.role is None:
         return False
-    return task.role == user.role and in_scope(user, task.district, task.street, task.community)
+    return task.role == user.role and in_task_scope(user, task)
 
 
 def group_tasks_filter(user: User):
-    """Tasks of the user's role in the user's jurisdiction, claimed or not."""
-    return and_(HumanTask.role == user.role, scope_filter(user, HumanTask))
+    """Tasks of the user's role (and agency) in the user's jurisdiction, claimed or not."""
+    return and_(HumanTask.role == user.role, task_scope_filter(user))
 
 
 def visible_tasks_filter(user: User):
-    return or_(HumanTask.assignee == user.username, scope_filter(user, HumanTask))
+    return or_(HumanTask.assignee == user.username, task_scope_filter(user))
 
 
 def can_see_instance(user: User, instance) -> bool:
-    """The instance's starter, or anyone whose jurisdiction covers where it runs."""
-    return instance.started_by == user.username or in_scope(user, instance.district, instance.street,
-                                                               instance.community)
+    """The instance's starter, or anyone whose jurisdiction covers where it runs (agency staff: only instances
+    their agency has a task in)."""
+    if instance.started_by == user.username:
+        return True
+    if not in_scope(user, instance.district, instance.street, instance.community):
+        return False
+    if is_agency_staff(user):
+        session = object_session(instance)
+        return session is not None and bool(session.scalar(select(exists().where(
+            HumanTask.instance_id == instance.id, HumanTask.agency == user.agency))))
+    return True
+
+
+def case_filter(user: User):
+    """The cases a user may see, as a SQL condition on Case: the jurisdiction's, and for agency staff only those
+    their agency leads or has (had) a task in, or that were handed to one of them by name."""
+    place = scope_filter(user, Case)
+    if not is_agency_staff(user):
+        return place
+    involved = exists().where(HumanTask.instance_id == Case.process_instance_id,
+                              or_(HumanTask.agency == user.agency, HumanTask.assignee == user.username))
+    return and_(place, or_(Case.program.in_(led_programs(user.agency)), involved))
 
 
 def can_see_case(user: User, case: Case) -> bool:
-    return in_scope(user, case.district, case.street, case.community)
+    if not in_scope(user, case.district, case.street, case.community):
+        return False
+    if not is_agency_staff(user) or case.program in led_programs(user.agency):
+        return True
+    from sqlalchemy.orm import object_session
+
+    session = object_session(case)
+    return session is not None and case.process_instance_id is not None and bool(session.scalar(select(exists().where(
+        HumanTask.instance_id == case.process_instance_id,
+        or_(HumanTask.agency == user.agency, HumanTask.assignee == user.username)))))
 
 
-def can_open_case(user: User, street: str, community: str, district: str) -> bool:
-    """Applications are taken by the street office or lodged by a community worker for the applicant."""
+def can_open_case(user: User, street: str, community: str, district: str, program: str | None = None) -> bool:
+    """Applications are taken by the street office or lodged by a community worker for the applicant; a program's
+    lead agency also takes its own applications (e.g. 区教委 a 助学 application) anywhere in its district."""
     if user.role == "admin":
         return True
+    if user.role == "agency_officer":
+        return program is not None and program in led_programs(user.agency) and in_scope(user, district, street,
+                                                                                         community)
     if user.role not in ("community_worker", "street_clerk"):
         return False
     return in_scope(user, district, street, community)

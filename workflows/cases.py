@@ -13,7 +13,7 @@ from engine.clock import SHANGHAI
 from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.runtime import Engine
 
-from . import access, messages, rulesets
+from . import access, messages, program_details, rulesets
 from .idcard import validate_id_number
 from .listener import case_business_key
 from .models import Case, CaseStatus, Jurisdiction, LocalStandard, User
@@ -93,6 +93,8 @@ class CaseSchema(Schema):
     community = fields.String(required=True, validate=validate.Length(max=50))
     applicant = fields.Nested(ApplicantSchema, required=True)
     household = fields.Nested(HouseholdSchema, required=True)
+    # Checked by the program's own schema (workflows.program_details) once the program is known.
+    details = fields.Raw(load_default=None)
 
 
 def _json_ready(value):
@@ -150,16 +152,20 @@ def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
         raise InvalidInput("未知救助项目", {"program": [f"未知项目：{data['program']}"]})
     if program.process_key is None:
         raise InvalidInput("该项目尚未配置审批流程", {"program": [f"{program.name} 暂未开通线上审批"]})
+    details = program_details.load_details(program.key, data.get("details"))
     district, street, community = locate(session, data["street"], data["community"])
     # The district's rule set (e.g. 低保 under the 2012 or the 2021 procedure): see workflows.rulesets.
     process_key = rulesets.process_key_for(session, district, program.key) or program.process_key
-    if not access.can_open_case(user, street, community, district):
+    if not access.can_open_case(user, street, community, district, program.key):
         raise Forbidden("无权在该辖区受理申请")
     now = engine.now()
     # The standard in force on the Shanghai calendar day (a UTC date is yesterday before 08:00 there).
-    standard = local_standard(session, district, program.key, now.astimezone(SHANGHAI).date(),
-                              area_of(session, district, street, community))
-    if standard is None:
+    # Programs without a standard of their own (the specialised projects) still see the 低保 standard: tiers and
+    # income tests are multiples of it.
+    area = area_of(session, district, street, community)
+    today = now.astimezone(SHANGHAI).date()
+    standard = local_standard(session, district, program.key if program.has_local_standard else "dibao", today, area)
+    if standard is None and program.has_local_standard:
         raise NotFound(f"{district} 未设置 {program.name} 的保障标准")
     applicant = data["applicant"]
     household = _json_ready(data["household"])
@@ -175,6 +181,7 @@ def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
         applicant_phone=applicant.get("phone"),
         household=household,
         household_size=len(household["members"]),
+        details=details or None,
         declared_monthly_income=data["household"]["monthly_income"],
         status=CaseStatus.IN_PROGRESS,
         stage="已提交",
@@ -192,13 +199,16 @@ def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
         data={
             "case_id": case.id,
             "program": program.key,
+            "program_name": program.name,
+            "lead_agency": program.lead_agency,
+            "details": details,
             "district": district,
             "street": street,
             "community": community,
             "applicant": applicant_json,
             "household": household,
-            "local_standard": float(standard.amount),
-            "topup_rates": standard.topup_rates or dict(DEFAULT_TOPUP_RATES),
+            "local_standard": float(standard.amount) if standard is not None else None,
+            "topup_rates": (standard.topup_rates if standard is not None else None) or dict(DEFAULT_TOPUP_RATES),
         },
     )
     return case

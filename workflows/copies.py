@@ -103,7 +103,7 @@ def copied_cases(user: User):
         .join(HumanTask, HumanTask.id == TaskDeadlineEvent.task_id)
         .join(Case, Case.process_instance_id == HumanTask.instance_id)
         .where(TaskDeadlineEvent.kind == DeadlineEventKind.ESCALATED, TaskDeadlineEvent.target_role == user.role,
-               access.scope_filter(user, HumanTask))
+               access.task_scope_filter(user))
     )
     return union_all(*parts).subquery("copied")
 
@@ -112,7 +112,7 @@ def unread_count(session: Session, user: User) -> int:
     return session.scalar(
         select(func.count()).select_from(CaseCopy).join(Case, Case.id == CaseCopy.case_id)
         .where(and_(CaseCopy.recipient == user.username, CaseCopy.read_at.is_(None),
-                    access.scope_filter(user, Case)))
+                    access.case_filter(user)))
     ) or 0
 
 

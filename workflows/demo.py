@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from .agencies import AGENCIES, DEMO_AGENCIES
 from .models import Jurisdiction, LocalStandard, User
 from .subsidy import DEFAULT_TOPUP_RATES
 
@@ -33,6 +34,17 @@ DEMO_USERS = [
     ("qu_approver", "区民政局 孙敏（科长）", "district_approver", None, None),
     ("cz_payer", "区财政局 周强", "finance_officer", None, None),
     ("supervisor", "领导小组办公室 吴刚", "supervisor", None, None),
+]
+
+# Member agencies (DESIGN.md Contract v2): `<short>` is the agency's 办理 (agency_officer), `<short>_lead` its 审核
+# (agency_lead). username, display name, role, agency.
+AGENCY_USERS = [
+    user
+    for agency in DEMO_AGENCIES
+    for user in (
+        (AGENCIES[agency].short, f"{agency} 经办人", "agency_officer", agency),
+        (f"{AGENCIES[agency].short}_lead", f"{agency} 负责人", "agency_lead", agency),
+    )
 ]
 
 ROLE_AGENCY = {
@@ -64,6 +76,12 @@ def seed(session: Session, *, password: str = "demo", today: date | None = None)
         session.add(User(username=username, display_name=display, password_hash=password_hash, role=role,
                          agency=ROLE_AGENCY.get(role, "区民政局"), district=DISTRICT if role != "admin" else None,
                          street=street_name, community=community, active=True, failed_logins=0))
+        created += 1
+    for username, display, role, agency in AGENCY_USERS:
+        if username in existing:
+            continue
+        session.add(User(username=username, display_name=display, password_hash=password_hash, role=role,
+                         agency=agency, district=DISTRICT, active=True, failed_logins=0))
         created += 1
     has_standard = session.scalar(
         select(func.count()).select_from(LocalStandard)

@@ -3,13 +3,14 @@
 An overdue task first goes to the role its diagram names in `escalateTo` (e.g. the street's 审核人 for a late
 household survey), in the task's own jurisdiction; each further period it stays open, one level up: the street's
 reviewer → the district civil-affairs approver (区民政局) → the leading group's supervisor (领导小组办公室), who is
-the top. A task without `escalateTo` starts one level above its own role.
+the top. A task without `escalateTo` starts one level above its own role. An agency's task (区教委, 区残联 …) goes
+from its officer to that agency's lead, then to the supervisor.
 """
 from __future__ import annotations
 
 from engine.deadlines import EscalationPolicy
 
-from .roles import ROLES
+from .roles import AGENCY_ROLES, ROLES
 
 # role → the role one level up; None: the top of the chain.
 UP: dict[str, str | None] = {
@@ -20,6 +21,9 @@ UP: dict[str, str | None] = {
     "finance_officer": "supervisor",
     "district_approver": "supervisor",
     "supervisor": None,
+    # A member agency's task: officer → the agency's lead → the leading group's supervisor (in 民政局).
+    "agency_officer": "agency_lead",
+    "agency_lead": "supervisor",
 }
 
 DEFAULT_REPEAT_AFTER_WORKING_DAYS = 2
@@ -31,6 +35,7 @@ def policy(repeat_after_working_days: int = DEFAULT_REPEAT_AFTER_WORKING_DAYS) -
         role_level={key: role.level for key, role in ROLES.items()},
         repeat_after_working_days=repeat_after_working_days,
         instance_overdue_role="supervisor",
+        agency_roles=AGENCY_ROLES,
     )
 
 

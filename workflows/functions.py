@@ -38,19 +38,22 @@ def request_economic_check(case_id) -> bool:
     return True
 
 
-def spot_check_required(district, mandatory) -> bool:
-    """Decide the district home visit, keeping the month's visited share at or above 30% after every decision."""
+def spot_check_required(district, mandatory, program="dibao") -> bool:
+    """Decide the district home visit, keeping the month's visited share of the program at or above 30% after every
+    decision (each program — 低保, 特困 — keeps its own district-month tally)."""
     ctx = current_step()
     session = ctx.session
     month = ctx.now.astimezone(SHANGHAI).strftime("%Y-%m")
+    program = str(program or "dibao")[:50]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
-        insert(SpotCheckTally).values(district=district, month=month, decided=0, visited=0)
-        .on_conflict_do_nothing(index_elements=["district", "month"])
+        insert(SpotCheckTally).values(district=district, program=program, month=month, decided=0, visited=0)
+        .on_conflict_do_nothing(index_elements=["district", "program", "month"])
     )
     # The row lock makes concurrent selections in one district take turns, so none reads a stale tally.
     tally = session.scalars(
-        select(SpotCheckTally).where(SpotCheckTally.district == district, SpotCheckTally.month == month)
+        select(SpotCheckTally).where(SpotCheckTally.district == district, SpotCheckTally.program == program,
+                                     SpotCheckTally.month == month)
         .with_for_update().execution_options(populate_existing=True)
     ).one()
     earlier = _earlier_selection(ctx, month)

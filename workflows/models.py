@@ -75,6 +75,9 @@ class Case(Base):
     applicant_phone: Mapped[str | None] = mapped_column(String(30))
     household: Mapped[dict] = mapped_column(JSON)
     household_size: Mapped[int] = mapped_column(Integer)
+    # Program-specific application fields (临时救助 kind and amount, 助学 school and tuition …), validated by the
+    # program's schema in workflows.program_details.
+    details: Mapped[dict | None] = mapped_column(JSON)
     declared_monthly_income: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.IN_PROGRESS)
     stage: Mapped[str | None] = mapped_column(String(200))
@@ -111,13 +114,15 @@ class LocalStandard(Base):
 
 
 class SpotCheckTally(Base):
-    """Decided and visited cases per district and calendar month; locked while a selection is made."""
+    """Decided and visited cases per district, program and calendar month (低保 and 特困 each keep their own 30%);
+    locked while a selection is made."""
 
     __tablename__ = "spot_check_tallies"
-    __table_args__ = (UniqueConstraint("district", "month"),)
+    __table_args__ = (UniqueConstraint("district", "program", "month"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     district: Mapped[str] = mapped_column(String(50))
+    program: Mapped[str] = mapped_column(String(50), default="dibao", server_default="dibao")
     month: Mapped[str] = mapped_column(String(7))
     decided: Mapped[int] = mapped_column(Integer, default=0)
     visited: Mapped[int] = mapped_column(Integer, default=0)

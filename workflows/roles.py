@@ -21,7 +21,14 @@ ROLES: dict[str, Role] = {r.key: r for r in (
     Role("district_approver", "区民政局审批人", "district"),
     Role("finance_officer", "区财政发放专员", "district"),
     Role("supervisor", "督办人（领导小组办公室）", "district"),
+    # Staff of a member agency (workflows.agencies): a task for these roles also names its agency, and only that
+    # agency's staff see and work it.
+    Role("agency_officer", "成员单位经办人（办理）", "district"),
+    Role("agency_lead", "成员单位负责人（审核）", "district"),
 )}
+
+# Roles held for one agency: their tasks, inbox and cases are narrowed to `User.agency`.
+AGENCY_ROLES = frozenset({"agency_officer", "agency_lead"})
 
 # Roles a BPMN lane or candidateGroups may name: people who work tasks.
 TASK_ROLES = frozenset(k for k in ROLES if k not in {"admin", "process_designer"})

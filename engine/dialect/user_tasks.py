@@ -18,7 +18,8 @@ from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from ..errors import Problem
 from .document import NSMAP, BpmnDocument
 
-USER_TASK_PROPERTIES = ("formKey", "candidateGroups", "dueInWorkingDays", "remindBeforeWorkingDays", "escalateTo")
+USER_TASK_PROPERTIES = ("formKey", "candidateGroups", "dueInWorkingDays", "remindBeforeWorkingDays", "escalateTo",
+                        "agency")
 
 
 @dataclass
@@ -97,6 +98,8 @@ def _check_user_task(
         # A task for an agency role lands in an inbox: it must say which registered form its people fill in.
         # (A task without any role goes back to whoever started the instance and may use the free form.)
         yield "缺少表单（formKey）：进入角色待办的用户任务须选择一个已登记的表单"
+    if "agency" in props and not str(props.get("agency") or "").strip():
+        yield "agency 不能为空：填写成员单位名称（如 区教委），或 ${变量名}"
     due = None
     if "dueInWorkingDays" in props:
         due = _working_days(props["dueInWorkingDays"])

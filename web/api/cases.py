@@ -93,7 +93,7 @@ def index():
     """Cases in my jurisdiction, newest first, with filters."""
     user = current_user()
     q = query(CaseQuery())
-    conditions = [access.scope_filter(user, Case)]
+    conditions = [access.case_filter(user)]
     for name in ("status", "program", "street", "community"):
         if q[name]:
             conditions.append(getattr(Case, name) == q[name])

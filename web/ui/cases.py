@@ -64,7 +64,7 @@ def index():
     q = (args.get("q") or "").strip()[:50]
     page_text = args.get("page", "1")
     page = max(1, min(int(page_text), 10_000)) if page_text.isdecimal() else 1
-    conditions = [access.scope_filter(user, Case)]
+    conditions = [access.case_filter(user)]
     if status:
         conditions.append(Case.status == CaseStatus(status))
     if program:

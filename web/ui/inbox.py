@@ -169,14 +169,14 @@ def _open_due(now: datetime):
 def _case_tab(user: User, tab: str, f: Filters, now: datetime):
     due = _open_due(now)
     if tab == "started":
-        base = [access.scope_filter(user, Case), Case.created_by == user.username]
+        base = [access.case_filter(user), Case.created_by == user.username]
         received = Case.created_at
         query = select(Case, due.label("due"))
         steps_query = select(Case.stage)
         order_id = Case.id
     else:  # copied: explicit copies, hand-overs and escalations to my role
         copied = copied_cases(user)
-        base = [access.scope_filter(user, Case)]
+        base = [access.case_filter(user)]
         received = copied.c.at
         query = select(Case, due.label("due"), copied).join(copied, copied.c.case_id == Case.id)
         steps_query = select(Case.stage).join(copied, copied.c.case_id == Case.id)
