@@ -27,13 +27,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 node_modules/.package-lock.json: package.json package-lock.json
 	$(call say,"[3/4] 安装前端 npm 依赖（npm ci，package-lock.json）")
-	npm ci --no-audit --no-fund
+	# form-js pulls in @carbon packages whose install scripts report usage to IBM unless told not to.
+	IBM_TELEMETRY_DISABLED=true npm ci --no-audit --no-fund
 	touch $@
 
 # One build writes both: copies into web/static/vendor, our bundles (modeler, server-side bpmnlint) into
 # web/static/build; it reruns when either is missing or a package or one of our sources changed.
 $(ASSET_STAMPS) &: node_modules/.package-lock.json scripts/build-assets.mjs $(wildcard web/static/modeler/*)
-	$(call say,"[4/4] 构建前端资源（bpmn-js 流程设计器、bpmnlint）")
+	$(call say,"[4/4] 构建前端资源（bpmn-js 流程设计器、form-js 表单设计器、bpmnlint）")
 	npm run --silent build
 	touch $(ASSET_STAMPS)
 

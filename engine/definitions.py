@@ -186,15 +186,17 @@ def compile_bpmn(
     roles: Collection[str] | None = None,
     form_keys: Collection[str] | None = None,
     lint: bool = False,
+    agencies: Collection[str] | None = None,
 ) -> CompiledDefinition:
     """Parse and validate one process of a BPMN upload; InvalidDefinition lists every problem found.
 
-    `roles` and `form_keys`, when given, are the names a lane, `candidateGroups`, `escalateTo` and `formKey` may
-    use; None skips those checks (e.g. for diagrams from elsewhere). With `lint`, bpmnlint runs too (engine/lint.py):
-    its "error" findings are problems, its warnings land in `warnings` (also set on a raised InvalidDefinition).
+    `roles`, `form_keys` and `agencies`, when given, are the names a lane, `candidateGroups`, `escalateTo`,
+    `formKey` and `agency` (besides a `${variable}`) may use; None skips those checks (e.g. for diagrams from
+    elsewhere). With `lint`, bpmnlint runs too (engine/lint.py): its "error" findings are problems, its warnings
+    land in `warnings` (also set on a raised InvalidDefinition).
     """
     try:
-        return _compile(xml, process_key, dmn, roles, form_keys, lint)
+        return _compile(xml, process_key, dmn, roles, form_keys, lint, agencies)
     except InvalidDefinition:
         raise
     except Exception as exc:  # last resort: an upload must never cause anything but a 422
@@ -223,6 +225,7 @@ def _compile(
     roles: Collection[str] | None,
     form_keys: Collection[str] | None,
     lint: bool = False,
+    agencies: Collection[str] | None = None,
 ) -> CompiledDefinition:
     raw = xml.encode("utf-8") if isinstance(xml, str) else xml
     root = parse_xml_safely(raw)
@@ -248,7 +251,7 @@ def _compile(
         tasks = user_tasks_from_specs(spec, subprocess_specs)
     else:
         tasks = user_tasks_from_xml(doc, reachable)
-    problems.extend(check_user_tasks(doc, tasks, roles, form_keys))
+    problems.extend(check_user_tasks(doc, tasks, roles, form_keys, agencies))
     for container in reachable:
         problems.extend(Problem(node.get("id"), UNREACHABLE_MESSAGE) for node in unreachable_elements(container))
     if lint:

@@ -5,6 +5,7 @@ import dataclasses
 import hashlib
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -41,14 +42,16 @@ def deploy(
     roles: Collection[str] | None = None,
     form_keys: Collection[str] | None = None,
     lint: bool = True,
+    agencies: Collection[str] | None = None,
 ) -> Deployment:
     """Validate and store a diagram. Unchanged content returns the latest version instead of making one.
 
     The checks are `compile_bpmn`'s with bpmnlint (engine/lint.py): the same the modeler shows.
     """
     raw = xml.encode("utf-8") if isinstance(xml, str) else xml
-    compiled = compile_bpmn(raw, process_key=process_key, dmn=dmn, roles=roles, form_keys=form_keys, lint=lint)
     digest = content_hash(raw, dmn)
+    compiled, spec_json = _compiled(raw, digest, process_key=process_key, dmn=dmn, roles=roles,
+                                    form_keys=form_keys, lint=lint, agencies=agencies)
     for _attempt in range(3):
         latest = session.scalars(
             select(ProcessDefinition)
@@ -64,7 +67,7 @@ def deploy(
             name=compiled.name or compiled.process_key,
             content_hash=digest,
             bpmn_xml=raw.decode("utf-8"),
-            spec_json=dump_spec(compiled.spec, compiled.subprocess_specs),
+            spec_json=spec_json,
             user_tasks=[dataclasses.asdict(t) for t in compiled.user_tasks],
             deployed_at=now,
             deployed_by=deployed_by,
@@ -78,6 +81,32 @@ def deploy(
             continue
         return Deployment(definition, created=True, warnings=compiled.warnings)
     raise RuntimeError(f"could not allocate a version for {compiled.process_key}")
+
+
+# Compiling a diagram (parse, checks, bpmnlint, spec serialization) is a pure function of its content and the
+# catalogs it is checked against, and the costliest part of a deploy: a catalog file of a dozen processes takes
+# over half a second. Remembered per content and catalogs, so start-up and every test's fresh database re-deploy
+# the shipped catalog without recompiling it.
+_COMPILED: dict[tuple, tuple[Any, str]] = {}
+_COMPILED_MAX = 64
+
+
+def _compiled(raw: bytes, digest: str, *, process_key: str | None, dmn: Sequence[bytes],
+              roles: Collection[str] | None, form_keys: Collection[str] | None, lint: bool,
+              agencies: Collection[str] | None) -> tuple[Any, str]:
+    def frozen(items: Collection[str] | None) -> frozenset[str] | None:
+        return None if items is None else frozenset(items)
+
+    key = (digest, process_key, lint, frozen(roles), frozen(form_keys), frozen(agencies))
+    found = _COMPILED.get(key)
+    if found is None:
+        compiled = compile_bpmn(raw, process_key=process_key, dmn=dmn, roles=roles, form_keys=form_keys, lint=lint,
+                                agencies=agencies)
+        found = (compiled, dump_spec(compiled.spec, compiled.subprocess_specs))
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = found
+    return found
 
 
 def list_definitions(session: Session) -> list[tuple[ProcessDefinition, int]]:

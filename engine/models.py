@@ -206,7 +206,7 @@ class HumanTask(Base):
               sqlite_where=text(_OPEN_NOT_REMINDED)),
         Index("ix_tasks_escalation_due", "next_escalation_at", postgresql_where=text(_OPEN),
               sqlite_where=text(_OPEN)),
-        Index("ix_tasks_open_report", "district", "street", "role", "name", "due_at", "escalation_level",
+        Index("ix_tasks_open_report", "district", "street", "role", "agency", "name", "due_at", "escalation_level",
               "paused_at", postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
         Index("ix_tasks_open_due", "district", "due_at", postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
     )
@@ -221,6 +221,8 @@ class HumanTask(Base):
     role: Mapped[str | None] = mapped_column(String(50))
     # The member agency whose staff hold `role` for this task (区教委, 区残联 …); None for street/district work.
     agency: Mapped[str | None] = mapped_column(String(50))
+    # 委派: who delegated the task to its assignee; it comes back to them when the delegate has done their part.
+    delegated_by: Mapped[str | None] = mapped_column(String(100))
     form_key: Mapped[str | None] = mapped_column(String(100))
     district: Mapped[str | None] = mapped_column(String(50))
     street: Mapped[str | None] = mapped_column(String(50))

@@ -18,6 +18,7 @@ decides who may take it — the engine knows no jurisdictions), the audit entry 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,11 +130,15 @@ def return_targets(engine: Engine, task_id: int) -> list[ReturnTarget]:
 
 
 def return_task(engine: Engine, task_id: int, *, actor: str, to: str, reason: str,
-                assign_to: str | None = None) -> HumanTask | None:
+                assign_to: str | None = None, check: Callable[[StepContext, HumanTask], None] | None = None,
+                audit_action: str = AuditAction.TASK_RETURNED, event: str = "task.returned",
+                outcome: str = "returned") -> HumanTask | None:
     """Send open task `task_id` back to the earlier user task `to` (an element id) with a reason.
 
     Returns the re-opened task's new projection row. Raises InvalidInput (no reason, not an earlier step),
-    Conflict (the task is no longer open, or someone else holds it) or NotFound.
+    Conflict (the task is no longer open, or someone else holds it) or NotFound. `check(ctx, task)` runs first
+    under the instance lock and may refuse; `audit_action`, `event` and `outcome` name the history entry, the outbox
+    event and the closed task's outcome (拿回 is a return made by the previous handler).
     """
     reason = (reason or "").strip()
     if not reason:
@@ -147,6 +152,8 @@ def return_task(engine: Engine, task_id: int, *, actor: str, to: str, reason: st
 
     def action(ctx: StepContext, workflow: BpmnWorkflow) -> None:
         task = open_task_for(ctx, task_id, actor)
+        if check is not None:
+            check(ctx, task)
         current = ready_spiff_task(workflow, task)
         if current is None:
             raise Conflict("该任务已不在待办状态")
@@ -163,11 +170,11 @@ def return_task(engine: Engine, task_id: int, *, actor: str, to: str, reason: st
         task.status = status.to(TaskStatus.CANCELLED)
         task.completed_at = ctx.now
         task.completed_by = actor
-        task.outcome = "returned"
+        task.outcome = outcome
         ctx.session.flush()
-        ctx.audit(AuditAction.TASK_RETURNED, task_id=task.id, element_id=task.element_id, element_name=task.name,
+        ctx.audit(audit_action, task_id=task.id, element_id=task.element_id, element_name=task.name,
                   opinion=reason, detail={"to": target.element_id, "to_name": target.name, "assignee": assign_to})
-        ctx.emit("task.returned", {"task_id": task.id, "element_id": task.element_id, "actor": actor,
+        ctx.emit(event, {"task_id": task.id, "element_id": task.element_id, "actor": actor,
                                    "to": target.element_id, "assignee": assign_to})
 
         def hand_back(ctx: StepContext, _workflow: BpmnWorkflow) -> None:

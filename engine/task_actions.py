@@ -35,11 +35,14 @@ class TaskActions(StepKernel):
         opinion: str | None = None,
         outcome: str | None = None,
         prepare: Callable[[StepContext, BpmnWorkflow, Any], None] | None = None,
+        on_behalf_of: str | None = None,
     ) -> list[HumanTask]:
         """Complete a task; returns the tasks the step put on desks next.
 
         `prepare(ctx, workflow, spiff_task)` runs inside the same step after the task is known to be open and
         before it completes (e.g. the domain writes a corrected household): a conflict rolls both back.
+        `on_behalf_of` names the assignee `actor` stands in for (the domain checked that they may): the task may be
+        held by them, and the history says so.
         """
         task = self._task_or_404(task_id)
         steps: list[StepContext] = []
@@ -54,10 +57,11 @@ class TaskActions(StepKernel):
                           "outcome": outcome, "data": dict(data or {})}
             # A Core UPDATE on the step's connection: the ORM's bulk-update layer adds CPU and nothing here (the row's
             # object is updated below with set_committed_value; nothing is pending in the session yet).
+            holders = [HumanTask.assignee == actor] + ([HumanTask.assignee == on_behalf_of] if on_behalf_of else [])
             done = cast(CursorResult, ctx.session.connection().execute(
                 update(TASK_TABLE)
                 .where(HumanTask.id == task_id, HumanTask.status == TaskStatus.OPEN,
-                       or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor))
+                       or_(HumanTask.assignee.is_(None), *holders))
                 .values(**completion)
             ))
             if done.rowcount != 1:
@@ -73,10 +77,15 @@ class TaskActions(StepKernel):
                 spiff_task.set_data(**dict(data))
             spiff_task.run()
             ctx.completed_task = task
+            detail = {"outcome": outcome} if outcome else {}
+            if on_behalf_of:
+                detail["on_behalf_of"] = on_behalf_of
             ctx.audit(AuditAction.TASK_COMPLETED, task_id=task.id, element_id=task.element_id, element_name=task.name,
-                      opinion=opinion, detail={"outcome": outcome} if outcome else None)
-            ctx.emit("task.completed", {"task_id": task.id, "element_id": task.element_id, "actor": actor,
-                                        "outcome": outcome})
+                      opinion=opinion, detail=detail or None)
+            event = {"task_id": task.id, "element_id": task.element_id, "actor": actor, "outcome": outcome}
+            if on_behalf_of:
+                event["on_behalf_of"] = on_behalf_of
+            ctx.emit("task.completed", event)
 
         self.step(task.instance_id, actor, "complete", action)
         return list(steps[0].created_tasks)

@@ -64,8 +64,10 @@ class TaskProjection(EngineBase):
             district=instance.district,
             street=instance.street,
             community=instance.community,
-            # A task nobody is named for goes back to whoever started the instance (public contract).
-            assignee=None if role else instance.started_by,
+            # Named by the diagram (`assignee`: a user name, or `${name}` from the task data, e.g. the item of a
+            # multi-instance task that gives each member their own sign-off); else a task nobody is named for goes
+            # back to whoever started the instance (public contract).
+            assignee=_property_value(props.get("assignee"), spiff_task.data) or (None if role else instance.started_by),
             status=TaskStatus.OPEN,
             created_at=ctx.now,
             escalate_to=props.get("escalateTo"),

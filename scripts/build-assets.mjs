@@ -1,7 +1,8 @@
 // Builds the browser assets from our npm packages, so pages never load from a CDN:
 // 1. copies the ready-made browser builds (swagger-ui, bpmn-js viewer/modeler) into web/static/vendor;
 // 2. bundles our own sources in web/static/modeler with esbuild into web/static/build:
-//    modeler.js + modeler.css (bpmn-js modeler, properties panel, bpmnlint) for the 流程设计 pages, and
+//    modeler.js + modeler.css (bpmn-js modeler, properties panel, bpmnlint) for the 流程设计 pages,
+//    form-editor.js + form-editor.css (the form-js editor) for the 表单设计 pages, and
 //    bpmnlint-node.cjs, the same lint rules for the server (engine/lint.py runs it with node).
 import { cpSync, mkdirSync, existsSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -55,6 +56,19 @@ try {
     assetNames: "assets/[name]-[hash]",
     define: { "process.env.NODE_ENV": '"production"' },
   });
+  // form-editor.js + .css: the form-js editor of the 表单设计 pages, from the package's browser build (the "umd"
+  // export condition: @bpmn-io/form-js/editor), which carries the one preact its parts share.
+  await esbuild.build({
+    ...common,
+    entryPoints: { "form-editor": join(sources, "form-editor.js") },
+    outdir: build,
+    format: "iife",
+    platform: "browser",
+    target: ["es2020"],
+    minify: true,
+    conditions: ["umd"],
+    define: { "process.env.NODE_ENV": '"production"' },
+  });
   await esbuild.build({
     ...common,
     entryPoints: [join(sources, "lint-node.js")],
@@ -67,4 +81,4 @@ try {
   console.error("bundling failed");
   process.exit(1);
 }
-console.log("assets: modeler.js, modeler.css and bpmnlint-node.cjs bundled into web/static/build");
+console.log("assets: modeler.js/.css, form-editor.js/.css and bpmnlint-node.cjs bundled into web/static/build");

@@ -152,3 +152,138 @@ def advance(login, duration: str) -> dict:
     response = login("admin").post("admin/clock", json={"advance": duration})
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+def tekun_application(street="和平街道", community="和平里社区", name="刘大爷", birth="1950-05-01", income=300.0,
+                      details=None) -> dict:
+    """A 特困人员供养 application: one person living alone (elderly by default), no supporter declared."""
+    number = id_number(birth.replace("-", ""))
+    return {
+        "program": "tekun",
+        "street": street,
+        "community": community,
+        "applicant": {"name": name, "id_number": number, "phone": "13900000000"},
+        "household": {"members": [{"name": name, "id_number": number, "relation": "本人", "birth_date": birth,
+                                   "work_capacity": "none"}],
+                      "monthly_income": income, "assets": {"savings": 500}},
+        "details": details if details is not None else {"has_supporter": False, "preferred_care": "dispersed"},
+    }
+
+
+class Tekun(Dibao):
+    """One 特困人员供养 case (bpmn/tekun.bpmn) and the staff who work it; the spot check, payment setup and
+    refusal notice are the same steps as 低保's."""
+
+    def __init__(self, login, street="和平街道", community=None, **kwargs):
+        self.login = login
+        self.staff = STREET_STAFF[street]
+        community = community or ("和平里社区" if street == "和平街道" else "安定门社区")
+        response = login(self.staff["community"]).post("cases", json=tekun_application(street, community, **kwargs))
+        assert response.status_code == 201, response.get_json()
+        body = response.get_json()
+        self.id = body["id"]
+        self.instance_id = body["process_instance_id"]
+
+    def accept(self, relatives=False):
+        self.complete("accept", self.staff["clerk"], {"decision": "accept", "opinion": "材料齐全",
+                                                     "relatives_filed": relatives})
+
+    def investigate(self, element_id="investigation", *, income=300.0, supporter="none", supporter_note=None,
+                    care=("able",) * 6, investigators=("张伟", "李强"), work_capacity="none", expect=200):
+        """The home visit: a pension of `income` yuan a month and the six self-care answers in form order."""
+        items = ("eating", "dressing", "bed_transfer", "toileting", "indoor_walking", "bathing")
+        data = {"investigators": list(investigators), "visited_on": "2026-03-05", "work_capacity": work_capacity,
+                "income_items": [{"type": "pension", "amount": income}] if income else [],
+                "supporter": supporter, "supporter_note": supporter_note, "findings": "独居，入户核实属实",
+                **{f"self_care_{item}": answer for item, answer in zip(items, care, strict=True)}}
+        return self.complete(element_id, self.staff["clerk"], data, expect=expect)
+
+    def through_street(self, relatives=False, **investigation):
+        self.accept(relatives)
+        self.investigate(**investigation)
+        self.street_review()
+
+    def approve(self, decision="approve", opinion="同意", care_type="dispersed", institution=None,
+                care_level=None, expect=200):
+        data = {"decision": decision, "opinion": opinion, "care_type": care_type, "institution": institution,
+                "care_level": care_level}
+        return self.complete("approval", "qu_approver", data, expect=expect)
+
+
+class ComplaintFlow:
+    """A complaint (投诉举报) lodged through POST /complaints — by a street worker (channel staff) unless `public`
+    — and the staff who work it in the household's street."""
+
+    def __init__(self, login, client=None, *, case_id=None, household_id_number=None, text="该户家庭成员有稳定工作，隐瞒收入",
+                 as_user="jd_heping", street="和平街道"):
+        self.login = login
+        self.staff = STREET_STAFF[street]
+        body = {"text": text}
+        if case_id is not None:
+            body["case_id"] = case_id
+        if household_id_number is not None:
+            body["household_id_number"] = household_id_number
+        if client is not None:  # the public: no login
+            response = client.post("/api/v1/complaints", json=body)
+        else:
+            response = login(as_user).post("complaints", json=body)
+        assert response.status_code == 201, response.get_json()
+        self.reference = response.get_json()["reference"]
+        found = [c for c in login("admin").get("complaints?limit=500").get_json()["items"]
+                 if c["reference"] == self.reference]
+        assert len(found) == 1
+        self.id = found[0]["id"]
+        self.instance_id = found[0]["process_instance_id"]
+
+    def detail(self, as_user="admin") -> dict:
+        response = self.login(as_user).get(f"complaints/{self.id}")
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def open_task(self, element_id: str, as_user: str) -> dict:
+        items = self.login(as_user).get(f"tasks?process_instance_id={self.instance_id}&view=all").get_json()["items"]
+        matching = [t for t in items if t["element_id"] == element_id and t["status"] == "open"]
+        assert matching, f"no open {element_id} for {as_user}; open: {[t['element_id'] for t in items]}"
+        return matching[0]
+
+    def complete(self, element_id: str, user: str, data: dict, *, expect=200):
+        task = self.open_task(element_id, user)
+        client = self.login(user)
+        if task["assignee"] is None:
+            claimed = client.post(f"tasks/{task['id']}/claim")
+            assert claimed.status_code == 200, claimed.get_json()
+        response = client.post(f"tasks/{task['id']}/complete", json={"data": data})
+        assert response.status_code == expect, response.get_json()
+        return response
+
+    def investigate(self, outcome: str, opinion="入户核查属实"):
+        """核实受理, the home visit and the street's opinion."""
+        self.complete("verify", self.staff["clerk"], {"category": "income", "opinion": "受理，安排入户核查"})
+        self.complete("home_visit", self.staff["clerk"], {
+            "visited_on": "2026-03-10", "investigators": ["张伟", "李强"], "finding": "户主在外务工，月收入约 4000 元"})
+        return self.complete("street_opinion", self.staff["lead"], {"outcome": outcome, "opinion": opinion})
+
+
+# -- 临时救助 (linshi) ---------------------------------------------------------------------------------------------
+
+def linshi_application(kind="expense", requested_amount=3000, street="和平街道", community="和平里社区", members=2,
+                       income=1000.0, name="王五") -> dict:
+    body = application(street, community, members=members, income=income, name=name)
+    body["program"] = "linshi"
+    body["details"] = {"kind": kind, "requested_amount": requested_amount, "reason": "突发重病住院，医疗费用难以负担"}
+    return body
+
+
+class Linshi(Dibao):
+    """A 临时救助 case: 急难型 (kind="emergency") or 支出型 (kind="expense"), driven with Dibao's helpers."""
+
+    def __init__(self, login, street="和平街道", **kwargs):
+        # Not Dibao.__init__: that one posts a 低保 application.
+        self.login = login
+        self.staff = STREET_STAFF[street]
+        community = "和平里社区" if street == "和平街道" else "安定门社区"
+        response = login(self.staff["clerk"]).post("cases", json=linshi_application(
+            street=street, community=community, **kwargs))
+        assert response.status_code == 201, response.get_json()
+        self.id = response.get_json()["id"]
+        self.instance_id = response.get_json()["process_instance_id"]

@@ -11,6 +11,7 @@ from flask import Flask, make_response, request, session
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import event, inspect
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms.validators import ValidationError
 
 from engine.clock import SystemClock
@@ -73,7 +74,11 @@ NAV = [
                                      "finance_officer", "supervisor", "admin"}),
     ("payments_ui.index", "资金发放", {"finance_officer", "district_approver", "supervisor", "admin"}),
     ("dashboard.index", "督办看板", {"supervisor", "district_approver", "district_inspector", "admin"}),
+    ("aid_reports_ui.index", "救助信息共享", {"supervisor", "district_approver", "district_inspector", "agency_lead",
+                                         "admin"}),
     ("modeler.index", "流程设计", {"process_designer", "admin"}),
+    ("form_designer.index", "表单设计", {"process_designer", "admin"}),
+    ("substitute_ui.show", "代理设置", None),
     ("api_docs.docs_page", "API 文档", None),
 ]
 
@@ -152,6 +157,19 @@ def _template_globals(app: Flask) -> None:
                 "role_names": {k: r.name for k, r in ROLES.items()}}
 
 
+def _trust_proxies(app: Flask) -> None:
+    """Behind N reverse proxies (JIUZHU_PROXY_COUNT), take the client address and scheme from the last N
+    X-Forwarded-* hops, so per-address throttling sees clients, not the proxy; 0 (the default) trusts none."""
+    try:
+        count = int(str(app.config.get("JIUZHU_PROXY_COUNT") or "0").strip())
+    except ValueError:
+        raise RuntimeError("JIUZHU_PROXY_COUNT must be a whole number (0 = no proxy)") from None
+    if count < 0:
+        raise RuntimeError("JIUZHU_PROXY_COUNT must be a whole number (0 = no proxy)")
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.environ.get("JIUZHU_INSTANCE_PATH") or str(Path.cwd() / "instance"))
     settings = from_environment()
@@ -159,6 +177,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(app, app.config.get("DATABASE_URL"))
+    _trust_proxies(app)
     # No pre-ping (a round trip per request); stale connections are recycled instead.
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_recycle": 1800})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

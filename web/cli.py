@@ -28,13 +28,17 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError, SQLAl
 
 from engine import clock as clock_module
 from engine.calendar import YearFileError, parse_year_file
+from engine.definitions import BPMN_NS, NSMAP, parse_xml_safely
 from engine.deploy import deploy
 from engine.durations import parse_duration
 from engine.errors import InvalidDefinition
-from workflows.demo import is_empty, seed
+from workflows.agencies import AGENCIES
+from workflows.demo import is_empty, seed, seed_linshi_limits
+from workflows.demo_aid import seed_aid
 from workflows.demo_cases import seed_cases
 from workflows.demo_payments import seed_payments
-from workflows.forms import FORMS
+from workflows.demo_programs import seed_program_cases
+from workflows.forms.designed_store import form_keys
 from workflows.roles import TASK_ROLES
 
 from .app import create_app
@@ -134,20 +138,36 @@ def deploy_files(paths, *, echo=click.echo) -> bool:
     ok = True
     total = len(paths)
     for number, path in enumerate(paths, 1):
-        try:
-            result = deploy(db.session, Path(path).read_bytes(), now=engine.now(), deployed_by="cli",
-                            roles=TASK_ROLES, form_keys=set(FORMS))
-        except InvalidDefinition as exc:
-            ok = False
-            echo(f"[{number}/{total}] {path}: 拒绝部署")
-            for problem in exc.problems:
-                echo(f"    {problem.element_id or '-'}: {problem.message}")
-            continue
-        state = "新版本" if result.created else "未变化"
-        echo(f"[{number}/{total}] {path}: {result.definition.key} v{result.definition.version}（{state}）")
-        for warning in result.warnings:
-            echo(f"    提示 {warning.element_id or '-'}: {warning.message}")
+        data = Path(path).read_bytes()
+        for process_key in root_processes(data):
+            try:
+                result = deploy(db.session, data, now=engine.now(), deployed_by="cli", process_key=process_key,
+                                roles=TASK_ROLES, form_keys=form_keys(db.session), agencies=set(AGENCIES))
+            except InvalidDefinition as exc:
+                ok = False
+                echo(f"[{number}/{total}] {path}{f' ({process_key})' if process_key else ''}: 拒绝部署")
+                for problem in exc.problems:
+                    echo(f"    {problem.element_id or '-'}: {problem.message}")
+                continue
+            state = "新版本" if result.created else "未变化"
+            echo(f"[{number}/{total}] {path}: {result.definition.key} v{result.definition.version}（{state}）")
+            for warning in result.warnings:
+                echo(f"    提示 {warning.element_id or '-'}: {warning.message}")
     return ok
+
+
+def root_processes(data: bytes) -> list[str | None]:
+    """The processes a catalog file deploys: in a file of several processes, every executable one that no other
+    process of the file calls (bpmn/zhuanxiang.bpmn: the eleven programs beside the shared steps they call, each
+    deployed with those steps); otherwise [None], the engine's own choice of the file's one process."""
+    try:
+        root = parse_xml_safely(data)
+    except InvalidDefinition:
+        return [None]  # deploy() refuses it with the reason
+    processes = root.findall(f"{{{BPMN_NS}}}process")
+    called = {call.get("calledElement") for call in root.iterfind(".//bpmn:callActivity", NSMAP)}
+    roots = [p.get("id") for p in processes if p.get("id") not in called and p.get("isExecutable") != "false"]
+    return roots if len(roots) > 1 else [None]
 
 
 def seed_demo(echo=click.echo) -> None:
@@ -159,6 +179,10 @@ def seed_demo(echo=click.echo) -> None:
     seed_cases(db.session, current_app.extensions["jiuzhu.engine"], deadlines=deadlines(), echo=echo)
     # The month's payment run of the demo households on the register (once: skipped when it exists).
     seed_payments(db.session, current_app.extensions["jiuzhu.engine"], echo=echo)
+    seed_aid(db.session, current_app.extensions["jiuzhu.engine"], echo=echo)  # other agencies' aid (救助信息共享)
+    # One case of each other program at its first step, so every agency's demo user has work; 临时救助's settings.
+    seed_linshi_limits(db.session)
+    seed_program_cases(db.session, current_app.extensions["jiuzhu.engine"], echo=echo)
 
 
 def prepare(echo=click.echo) -> None:

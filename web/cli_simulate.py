@@ -21,11 +21,7 @@ from flask import current_app
 from flask_migrate import upgrade
 from sqlalchemy import inspect
 
-from engine.deploy import deploy
-from engine.errors import InvalidDefinition
 from engine.scripting import make_script_engine
-from workflows.forms import FORMS
-from workflows.roles import TASK_ROLES
 from workflows.simulation import (
     Progress,
     Scenario,
@@ -91,15 +87,14 @@ def _quietly(action) -> None:
 
 
 def _deploy_catalog() -> None:
+    # The same catalog deploy as start-up (a file of several processes deploys each of its programs).
+    from .cli import deploy_files  # noqa: PLC0415  (web.cli imports this module to register the command)
+
     folder = Path(current_app.config.get("JIUZHU_BPMN_DIR") or PROJECT_BPMN)
-    engine = current_app.extensions["jiuzhu.engine"]
-    for path in sorted(folder.glob("*.bpmn")):
-        try:
-            deploy(db.session, path.read_bytes(), now=engine.now(), deployed_by="simulation", roles=TASK_ROLES,
-                   form_keys=set(FORMS))
-        except InvalidDefinition as exc:
-            raise SimulateError(f"流程 {path.name} 无法部署：{exc.problems[0].message if exc.problems else exc}") \
-                from exc
+    lines: list[str] = []
+    if not deploy_files(sorted(folder.glob("*.bpmn")), echo=lines.append):
+        refused = [line.strip() for line in lines if "拒绝部署" in line or line.startswith("    ")]
+        raise SimulateError("流程目录无法部署：" + "；".join(refused[:4]))
 
 
 def _progress(echo):

@@ -20,6 +20,7 @@ from workflows.register.exits import exit_months_setting
 from workflows.register.listener import RegisterEnrolment
 from workflows.register.review_listener import ReviewOutcome
 from workflows.register.reviews import REVIEW_FUNCTIONS
+from workflows.tasks.signers import SignerListener
 
 from .engine_access import ENGINE_EXTENSION
 from .extensions import db
@@ -38,7 +39,7 @@ def build_engine(app: Flask) -> Engine:
         calendar=BusinessCalendar(),
         # RegisterEnrolment after CaseProjection: it reads the approval the projection has just written.
         listeners=[CaseProjection(), RegisterEnrolment(), ReviewOutcome(lambda: gradual_exit_months(app)),
-                   DropFinishedDrafts()],
+                   DropFinishedDrafts(), SignerListener()],
     )
     app.extensions[ENGINE_EXTENSION] = engine
     configure_bpmnlint(bpmnlint_bundle(app))

@@ -37,6 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JIUZHU_HTTPS", "false", "true when served over HTTPS: session cookies get the Secure flag"),
     Setting("JIUZHU_GRADUAL_EXIT_MONTHS", "6", "months (0–6) a gradual exit (救助渐退) keeps paying after the "
             "decision month before the recipient is stopped"),
+    Setting("JIUZHU_PROXY_COUNT", "0", "number of reverse proxies in front of the app whose X-Forwarded-For / "
+            "X-Forwarded-Proto are trusted (werkzeug ProxyFix); 0 = none, the client address is the socket's"),
     Setting("JIUZHU_TEST_DATABASE_URL", None, "tests only: run the suite against this database (PostgreSQL in CI)"),
 )
 

@@ -11,6 +11,7 @@ from engine.models import HumanTask
 from .models import Case, User
 from .programs import PROGRAMS
 from .roles import AGENCY_ROLES, ROLES
+from .substitutes import absentees_query, stands_in_for
 
 WHOLE_SYSTEM = {"admin"}
 READS_DISTRICT = {"supervisor", "district_inspector", "district_approver", "finance_officer", "process_designer"}
@@ -58,6 +59,12 @@ def is_agency_staff(user: User) -> bool:
     return user.role in AGENCY_ROLES
 
 
+def agency_unset(user: User) -> bool:
+    """Agency staff without an agency see nothing: `HumanTask.agency == None` would otherwise match every task that
+    names no agency (street and district work) — fail closed, not open."""
+    return is_agency_staff(user) and not user.agency
+
+
 def led_programs(agency: str | None) -> list[str]:
     """The programs an agency leads (牵头)."""
     return [p.key for p in PROGRAMS.values() if agency and p.lead_agency == agency]
@@ -65,28 +72,39 @@ def led_programs(agency: str | None) -> list[str]:
 
 def in_task_scope(user: User, task: HumanTask) -> bool:
     """The task's place is in the user's jurisdiction and, for agency staff, it is their agency's task."""
-    if is_agency_staff(user) and task.agency != user.agency:
+    if agency_unset(user) or (is_agency_staff(user) and task.agency != user.agency):
         return False
     return in_scope(user, task.district, task.street, task.community)
 
 
 def task_scope_filter(user: User):
     """`in_task_scope` as a SQL condition on HumanTask."""
+    if agency_unset(user):
+        return false()
     if is_agency_staff(user):
         return and_(scope_filter(user, HumanTask), HumanTask.agency == user.agency)
     return scope_filter(user, HumanTask)
 
 
 def can_see_task(user: User, task: HumanTask) -> bool:
-    if task.assignee == user.username:
+    if task.assignee == user.username or stands_in(user, task):
         return True
-    return in_task_scope(user, task)
+    return in_task_scope(user, task) or is_task_signer(user, task)
+
+
+def is_task_signer(user: User, task: HumanTask) -> bool:
+    """会签/加签: a signer of the task sees it wherever it is (workflows.tasks.signers)."""
+    from .tasks.signers_model import TaskSigner  # here: workflows.tasks imports this module
+
+    session = object_session(task)
+    return session is not None and session.scalar(select(TaskSigner.id).where(
+        TaskSigner.task_id == task.id, TaskSigner.username == user.username).limit(1)) is not None
 
 
 def can_work_task(user: User, task: HumanTask) -> bool:
     """May complete or claim: the task's role (and agency) in the user's jurisdiction, or it is assigned to them."""
     if task.assignee is not None:
-        return task.assignee == user.username
+        return task.assignee == user.username or stands_in(user, task)
     if task.role is None:
         return False
     return task.role == user.role and in_task_scope(user, task)
@@ -98,7 +116,15 @@ def group_tasks_filter(user: User):
 
 
 def visible_tasks_filter(user: User):
-    return or_(HumanTask.assignee == user.username, task_scope_filter(user))
+    from .tasks.signers_model import signs_on  # here: workflows.tasks imports this module
+
+    return or_(HumanTask.assignee == user.username, HumanTask.assignee.in_(absentees_query(user.username)),
+               task_scope_filter(user), signs_on(user.username))
+
+
+def stands_in(user: User, task: HumanTask) -> bool:
+    """代理: the task is assigned to someone the user stands in for right now (workflows.substitutes)."""
+    return stands_in_for(object_session(task), user.username, task.assignee)
 
 
 def can_see_instance(user: User, instance) -> bool:
@@ -106,7 +132,7 @@ def can_see_instance(user: User, instance) -> bool:
     their agency has a task in)."""
     if instance.started_by == user.username:
         return True
-    if not in_scope(user, instance.district, instance.street, instance.community):
+    if agency_unset(user) or not in_scope(user, instance.district, instance.street, instance.community):
         return False
     if is_agency_staff(user):
         session = object_session(instance)
@@ -121,18 +147,18 @@ def case_filter(user: User):
     place = scope_filter(user, Case)
     if not is_agency_staff(user):
         return place
+    if agency_unset(user):
+        return false()
     involved = exists().where(HumanTask.instance_id == Case.process_instance_id,
                               or_(HumanTask.agency == user.agency, HumanTask.assignee == user.username))
     return and_(place, or_(Case.program.in_(led_programs(user.agency)), involved))
 
 
 def can_see_case(user: User, case: Case) -> bool:
-    if not in_scope(user, case.district, case.street, case.community):
+    if agency_unset(user) or not in_scope(user, case.district, case.street, case.community):
         return False
     if not is_agency_staff(user) or case.program in led_programs(user.agency):
         return True
-    from sqlalchemy.orm import object_session
-
     session = object_session(case)
     return session is not None and case.process_instance_id is not None and bool(session.scalar(select(exists().where(
         HumanTask.instance_id == case.process_instance_id,

@@ -17,6 +17,11 @@ class CaseAction(StrEnum):
     CASE_COPIED = "case_copied"
     TASK_TRANSFERRED = "task_transferred"
     TASK_DELEGATED = "task_delegated"
+    # Approval operations (workflows.tasks.operations): the delegate's part done, 拿回, 撤回, 已阅.
+    TASK_DELEGATION_RETURNED = "task_delegation_returned"
+    TASK_TAKEN_BACK = "task_taken_back"
+    CASE_WITHDRAWN = "case_withdrawn"
+    COPY_READ = "copy_read"
 
 
 register_actions(CaseAction)

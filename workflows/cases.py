@@ -20,7 +20,7 @@ from .models import Case, CaseStatus, Jurisdiction, LocalStandard, User
 from .programs import PROGRAMS
 from .register.enrolment import area_of
 from .register.months import month_of
-from .register.standards import standard_in_force
+from .register.standards import amount_program, standard_in_force
 from .subsidy import DEFAULT_TOPUP_RATES
 
 
@@ -164,9 +164,11 @@ def open_case(session: Session, engine: Engine, payload, user: User) -> Case:
     # income tests are multiples of it.
     area = area_of(session, district, street, community)
     today = now.astimezone(SHANGHAI).date()
-    standard = local_standard(session, district, program.key if program.has_local_standard else "dibao", today, area)
+    # 特困 amounts are multiples of the 低保 standard, not of 特困's own (register.standards.AMOUNT_STANDARD).
+    standard_program = amount_program(program.key) if program.has_local_standard else "dibao"
+    standard = local_standard(session, district, standard_program, today, area)
     if standard is None and program.has_local_standard:
-        raise NotFound(f"{district} 未设置 {program.name} 的保障标准")
+        raise NotFound(f"{district} 未设置 {PROGRAMS[standard_program].name} 的保障标准")
     applicant = data["applicant"]
     household = _json_ready(data["household"])
     applicant_json = _json_ready(applicant)

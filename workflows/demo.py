@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from .agencies import AGENCIES, DEMO_AGENCIES
+from .linshi import LinshiLimits
 from .models import Jurisdiction, LocalStandard, User
 from .subsidy import DEFAULT_TOPUP_RATES
 
@@ -19,6 +20,7 @@ STREETS = {
 }
 # Beijing's urban and rural 低保 standard since 2024-07 (yuan per person per month).
 DIBAO_STANDARD = Decimal("1395")
+LAST_YEAR_AVERAGE_MONTHLY_INCOME = Decimal("7117.92")
 
 DEMO_USERS = [
     # username, display name, role, street, community
@@ -93,6 +95,15 @@ def seed(session: Session, *, password: str = "demo", today: date | None = None)
                                       effective_from=date(2024, 7, 1), topup_rates=dict(DEFAULT_TOPUP_RATES)))
     session.commit()
     return created
+
+
+def seed_linshi_limits(session: Session) -> None:
+    """The demo district's 临时救助 settings for `make run` (tests start without them): the 支出型 income test's line
+    is Beijing's 2024 per-capita disposable income, 85,415 yuan a year, per month."""
+    if not session.scalar(select(func.count()).select_from(LinshiLimits).where(LinshiLimits.district == DISTRICT)):
+        session.add(LinshiLimits(district=DISTRICT, last_year_average_income=LAST_YEAR_AVERAGE_MONTHLY_INCOME,
+                                 updated_by="demo"))
+        session.commit()
 
 
 def _place(session: Session, name: str, level: str, parent_id: int | None) -> Jurisdiction:

@@ -19,8 +19,13 @@ from engine.runtime import current_step
 
 from . import income, subsidy
 from .audit_actions import CaseAction
+from .complaints.process import COMPLAINT_FUNCTIONS
+from .complaints.rules import reported_in_step
+from .linshi_steps import FUNCTIONS as LINSHI_FUNCTIONS
 from .models import SpotCheckTally
 from .sampling import must_visit
+from .tekun import SCRIPT_FUNCTIONS as TEKUN_FUNCTIONS
+from .zhuanxiang import record_program_aid
 
 _rng = random.SystemRandom()
 
@@ -43,6 +48,9 @@ def spot_check_required(district, mandatory, program="dibao") -> bool:
     decision (each program — 低保, 特困 — keeps its own district-month tally)."""
     ctx = current_step()
     session = ctx.session
+    # A reported household's next decision is always visited (投诉举报, workflows.complaints.rules), as an objected
+    # case is: an open or founded complaint about it, received before this decision, makes the visit mandatory.
+    mandatory = bool(mandatory) or reported_in_step(ctx)
     month = ctx.now.astimezone(SHANGHAI).strftime("%Y-%m")
     program = str(program or "dibao")[:50]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -201,4 +209,8 @@ FUNCTIONS = {
     "extend_case_time_limit": extend_case_time_limit,
     "pause_time_limits": pause_time_limits,
     "resume_time_limits": resume_time_limits,
+    **TEKUN_FUNCTIONS,  # 特困人员供养: tekun_assess, tekun_support
+    "record_program_aid": record_program_aid,
+    **LINSHI_FUNCTIONS,  # 临时救助: linshi_limits, linshi_tier, linshi_income_test, linshi_pay …
+    **COMPLAINT_FUNCTIONS,  # 投诉举报: complaint_taken_up, complaint_unfounded, complaint_correct, complaint_fraud
 }

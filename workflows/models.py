@@ -51,7 +51,8 @@ class CaseStatus(StatusEnum):
     @classmethod
     def transitions(cls):
         return {
-            cls.IN_PROGRESS: {cls.APPROVED, cls.REFUSED, cls.WITHDRAWN},
+            # CLOSED from IN_PROGRESS: terminated (终止) by an admin or the district approver.
+            cls.IN_PROGRESS: {cls.APPROVED, cls.REFUSED, cls.WITHDRAWN, cls.CLOSED},
             cls.APPROVED: {cls.CLOSED},
         }
 

@@ -3,7 +3,7 @@ by the program's module (临时救助: kind, requested amount, reason; 助学: s
 registered schema takes no details. Messages are Chinese and per field, like the household's."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.errors import InvalidInput
 
@@ -32,3 +32,53 @@ def load_details(program: str, payload) -> dict:
     from .cases import _json_ready  # the same JSON-ready rule as the household
 
     return _json_ready(data)
+
+
+# -- the staff application page renders a program's details from its schema ------------------------------------
+
+_KINDS = (
+    (fields.Boolean, "boolean"), (fields.Decimal, "decimal"), (fields.Float, "decimal"), (fields.Integer, "integer"),
+    (fields.Date, "date"), (fields.String, "text"),
+)
+
+
+def describe(program: str) -> list[dict]:
+    """The page's inputs for a program's details: the schema's scalar fields, each with its label (the field's
+    `metadata["label"]`, else its name), kind, choices and whether it is required. Lists and nested objects are
+    left to the API."""
+    schema = DETAILS.get(program)
+    if schema is None:
+        return []
+    out = []
+    for name, field in schema().fields.items():
+        kind = next((k for cls, k in _KINDS if isinstance(field, cls)), None)
+        if kind is None or field.dump_only:
+            continue
+        choices = None
+        for check in _validators(field):
+            if isinstance(check, validate.OneOf):
+                choices = [(str(c), str(label)) for c, label in zip(check.choices, check.labels or check.choices,
+                                                                   strict=False)]
+        out.append({"name": name, "label": field.metadata.get("label") or name, "kind": kind,
+                    "choices": choices, "required": field.required, "help": field.metadata.get("help")})
+    return out
+
+
+def _validators(field) -> list:
+    found = field.validators if isinstance(field.validators, list | tuple) else [field.validators]
+    return [v for v in found if v is not None]
+
+
+def details_from_form(program: str, form) -> dict:
+    """The chosen program's details from the page's `details.<program>.<field>` inputs (blank ones left out)."""
+    out: dict = {}
+    for item in describe(program):
+        raw = form.get(f"details.{program}.{item['name']}")
+        if item["kind"] == "boolean":
+            if raw is not None:
+                out[item["name"]] = raw in ("1", "true", "on", "yes")
+            continue
+        text = (raw or "").strip()
+        if text:
+            out[item["name"]] = text.replace(",", "") if item["kind"] in ("decimal", "integer") else text
+    return out

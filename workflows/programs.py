@@ -56,6 +56,9 @@ RULE_SETS: dict[str, tuple[RuleSet, ...]] = {
 # Processes about a recipient on the register: a review (定期复核) starts only from the review sweep or an event
 # (workflows.register.reviews), which takes the recipient's jurisdiction and links the Review row.
 REGISTER_PROCESS_KEYS = frozenset({"dibao_review"})
+# A complaint (投诉举报) starts only from the complaint intake (workflows.complaints.intake, POST /complaints), which
+# finds the household's street and links the Complaint row.
+COMPLAINT_PROCESS_KEYS = frozenset({"complaint"})
 
 
 def case_process_keys() -> frozenset[str]:
@@ -64,4 +67,5 @@ def case_process_keys() -> frozenset[str]:
     keys = {p.process_key for p in PROGRAMS.values() if p.process_key}
     keys.update(r.process_key for sets in RULE_SETS.values() for r in sets)
     keys.update(REGISTER_PROCESS_KEYS)
+    keys.update(COMPLAINT_PROCESS_KEYS)
     return frozenset(keys)

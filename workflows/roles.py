@@ -30,6 +30,9 @@ ROLES: dict[str, Role] = {r.key: r for r in (
 # Roles held for one agency: their tasks, inbox and cases are narrowed to `User.agency`.
 AGENCY_ROLES = frozenset({"agency_officer", "agency_lead"})
 
+# Who designs processes and forms (the modeler, the form designer and their APIs); roles_required lets admin in too.
+DESIGNERS = ("process_designer",)
+
 # Roles a BPMN lane or candidateGroups may name: people who work tasks.
 TASK_ROLES = frozenset(k for k in ROLES if k not in {"admin", "process_designer"})
 

@@ -1,11 +1,13 @@
 """The user-task part of the dialect: lanes and `candidateGroups` name known roles, `formKey` a registered form,
-`escalateTo` a role, `dueInWorkingDays` / `remindBeforeWorkingDays` sensible working-day counts.
+`escalateTo` a role, `agency` a known agency or a `${variable}` of the task data, `dueInWorkingDays` /
+`remindBeforeWorkingDays` sensible working-day counts.
 
 The user tasks are read from SpiffWorkflow's specs when it could build them, else from the XML, so a designer sees
 these problems even when the parser failed.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +20,15 @@ from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from ..errors import Problem
 from .document import NSMAP, BpmnDocument
 
+# `${name}`: the agency is read from the task data when the task opens (engine.task_projection), e.g. the case's
+# `${lead_agency}` in a step that several programs share.
+AGENCY_VARIABLE = re.compile(r"^\$\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}$")
+
 USER_TASK_PROPERTIES = ("formKey", "candidateGroups", "dueInWorkingDays", "remindBeforeWorkingDays", "escalateTo",
-                        "agency")
+                        "agency", "assignee", "signMode", "signers")
+# 会签 (all) / 或签 (any) / 依次 (sequence); `signers` a comma list of user names or a `${variable}` of the task data.
+SIGN_MODES = ("all", "any", "sequence")
+SIGNER_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
 
 
 @dataclass
@@ -79,6 +88,7 @@ def _check_user_task(
     process_has_lanes: bool,
     roles: Collection[str] | None,
     form_keys: Collection[str] | None,
+    agencies: Collection[str] | None = None,
 ) -> Iterator[str]:
     props = task.properties
     groups = (props.get("candidateGroups") or "").strip() or None
@@ -98,8 +108,12 @@ def _check_user_task(
         # A task for an agency role lands in an inbox: it must say which registered form its people fill in.
         # (A task without any role goes back to whoever started the instance and may use the free form.)
         yield "缺少表单（formKey）：进入角色待办的用户任务须选择一个已登记的表单"
-    if "agency" in props and not str(props.get("agency") or "").strip():
+    agency = str(props.get("agency") or "").strip()
+    if "agency" in props and not agency:
         yield "agency 不能为空：填写成员单位名称（如 区教委），或 ${变量名}"
+    elif agency and agencies is not None and agency not in agencies and not AGENCY_VARIABLE.match(agency):
+        yield f"agency 的单位 {agency} 不存在：填写已登记的成员单位名称（如 区教委），或 ${{变量名}}"
+    yield from _check_signing(props)
     due = None
     if "dueInWorkingDays" in props:
         due = _working_days(props["dueInWorkingDays"])
@@ -117,16 +131,37 @@ def _check_user_task(
 
 
 
+def _check_signing(props: dict) -> Iterator[str]:
+    mode = str(props.get("signMode") or "").strip()
+    signers = str(props.get("signers") or "").strip()
+    if "signMode" in props and mode not in SIGN_MODES:
+        yield f"signMode 须为 all（会签）、any（或签）或 sequence（依次签批），现为 {props['signMode']!r}"
+    if mode and not signers:
+        yield "设置了 signMode（会签方式），但没有 signers（签批人）"
+    if signers and not mode:
+        yield "设置了 signers（签批人），但没有 signMode（会签方式）"
+    if signers and not AGENCY_VARIABLE.match(signers):
+        names = [n.strip() for n in signers.replace("，", ",").split(",")]
+        bad = [n for n in names if not SIGNER_NAME.match(n)]
+        if bad or not names:
+            yield "signers 须为逗号分隔的用户名，或 ${变量名}（任务数据中的用户名列表）"
+        elif len(names) > 10:
+            yield "signers 最多 10 位签批人"
+
+
 def check_user_tasks(
     doc: BpmnDocument,
     tasks: Sequence[UserTaskInfo],
     roles: Collection[str] | None,
     form_keys: Collection[str] | None,
+    agencies: Collection[str] | None = None,
 ) -> Iterator[Problem]:
+    """`roles`, `form_keys` and `agencies` are the names the domain knows; None skips that check."""
     for task in tasks:
         node = doc.by_id.get(task.element_id)
         process = doc.process_of(node) if node is not None else None
         has_lanes = process is not None and process.find(".//bpmn:lane", NSMAP) is not None
-        for message in _check_user_task(task, process_has_lanes=has_lanes, roles=roles, form_keys=form_keys):
+        for message in _check_user_task(task, process_has_lanes=has_lanes, roles=roles, form_keys=form_keys,
+                                        agencies=agencies):
             yield Problem(task.element_id, message)
 

@@ -5,12 +5,17 @@ from flask import Flask
 
 from . import (
     admin,
+    aid_reports,
     auth,
     calendar,
     cases,
+    complaints,
     definitions,
     docs,
+    forms,
     instances,
+    linshi,
+    me,
     meta,
     payments,
     recipients,
@@ -27,6 +32,11 @@ def register(app: Flask) -> None:
                    webhooks, recipients, payments, reviews):
         app.register_blueprint(module.bp)
     app.register_blueprint(webhooks.admin_bp)
+    app.register_blueprint(me.bp)
+    app.register_blueprint(aid_reports.bp)
+    app.register_blueprint(complaints.bp)
+    app.register_blueprint(linshi.bp)
+    app.register_blueprint(forms.bp)
 
     @app.get("/health")
     def health():

@@ -4,13 +4,16 @@ from flask import Blueprint, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, select
 
+from engine.clock import SHANGHAI
 from engine.errors import Conflict, NotFound
 from engine.models import AuditEntry, HumanTask, TaskStatus
 from workflows import access
+from workflows.aid.queries import household_aid
 from workflows.cases import CaseSchema, open_case
 from workflows.idcard import mask_id_number
 from workflows.models import Case, CaseStatus
 from workflows.register.queries import recipient_for_case
+from workflows.tasks.operations import CaseOperations
 
 from ..auth import current_user
 from ..extensions import db
@@ -33,6 +36,14 @@ class ObjectionRequest(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
     reporter = fields.String(load_default=None, validate=validate.Length(max=100))
     contact = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
+class WithdrawRequest(Schema):
+    reason = fields.String(required=True)
+
+
+def operations() -> CaseOperations:
+    return CaseOperations(db.session, engine(), current_user())
 
 
 def _money(value):
@@ -126,6 +137,8 @@ def show(case_id: int):
     body["history"] = history_of(case.process_instance_id)
     recipient = recipient_for_case(db.session, case.id)
     body["recipient_id"] = recipient.id if recipient is not None else None
+    # The household's current and past aid from every program and agency (救助信息共享), by member ID number.
+    body["aid_record"] = household_aid(db.session, case, engine().now().astimezone(SHANGHAI).date())
     return jsonify(body)
 
 
@@ -146,3 +159,19 @@ def objection(case_id: int):
         raise Conflict("案件不在公示期，无法提出异议") from exc
     db.session.expire_all()
     return jsonify(case_item(db.session.get(Case, case_id))), 201
+
+
+@bp.post("/<int:case_id>/withdraw")
+@doc(body=WithdrawRequest, tag="cases", responses={403: "not the applicant's side", 409: "already decided or ended",
+                                                   422: "no reason"})
+def withdraw(case_id: int):
+    """撤回: who lodged the case (or a street clerk of its street) withdraws it before the decision, with a reason."""
+    body = load(WithdrawRequest(), json_body())
+    return jsonify(case_item(operations().withdraw(case_id, body["reason"])))
+
+
+@bp.post("/<int:case_id>/read")
+@doc(tag="cases")
+def read(case_id: int):
+    """已阅: mark the copies (抄送) of this case to me as read → `{marked}` (0 when nothing was unread)."""
+    return jsonify({"marked": operations().mark_read(case_id)})

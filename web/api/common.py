@@ -7,9 +7,9 @@ from marshmallow import Schema, ValidationError
 from engine.errors import InvalidInput
 from workflows import messages
 
-from ..engine_access import engine
+from ..engine_access import engine, today
 
-__all__ = ["API_PREFIX", "doc", "engine", "iso", "json_body", "load", "query"]
+__all__ = ["API_PREFIX", "doc", "engine", "iso", "json_body", "load", "query", "today"]
 
 API_PREFIX = "/api/v1"
 

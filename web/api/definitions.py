@@ -12,7 +12,8 @@ from engine.errors import Conflict, InvalidDefinition, InvalidInput, NotFound, P
 from engine.migration import migrate_many, preview, select_instances
 from engine.models import DiagramDraft, ProcessDefinition
 from engine.versions import diff_versions
-from workflows.forms import FORMS
+from workflows.agencies import AGENCIES
+from workflows.forms.designed_store import form_keys
 from workflows.roles import TASK_ROLES
 
 from ..auth import current_user, roles_required
@@ -90,7 +91,8 @@ def create():
     """
     user = current_user()
     result = deploy(db.session, _uploaded_xml(), now=engine().now(), deployed_by=user.username,
-                    roles=TASK_ROLES, form_keys=set(FORMS), process_key=_process_param())
+                    roles=TASK_ROLES, form_keys=form_keys(db.session), agencies=set(AGENCIES),
+                    process_key=_process_param())
     body = {"key": result.definition.key, "version": result.definition.version, "created": result.created,
             "warnings": problems_json(result.warnings)}
     if result.created:
@@ -112,7 +114,8 @@ def validation_json(xml: bytes, process_key: str | None) -> dict:
     """Every problem and warning of a diagram, as the modeler shows them; never raises for a bad diagram."""
     key = None
     try:
-        compiled = compile_bpmn(xml, process_key=process_key, roles=TASK_ROLES, form_keys=set(FORMS), lint=True)
+        compiled = compile_bpmn(xml, process_key=process_key, roles=TASK_ROLES, form_keys=form_keys(db.session),
+                                lint=True, agencies=set(AGENCIES))
     except InvalidDefinition as exc:
         problems, warnings = exc.problems, getattr(exc, "warnings", [])
     else:

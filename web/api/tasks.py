@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, select
 
 from engine.models import HumanTask
+from workflows.forms.designed_store import form_for_task, form_json
 from workflows.idcard import mask_id_number
 from workflows.income import flags_of_task
 from workflows.listener import case_id_of
@@ -63,6 +64,24 @@ class TaskDraftRequest(Schema):
     data = fields.Dict(keys=fields.String(), required=True)
 
 
+class TakeBackRequest(Schema):
+    reason = fields.String(load_default=None)
+
+
+class SignRequest(Schema):
+    decision = fields.String(required=True)
+    opinion = fields.String(load_default=None)
+
+
+class AddSignersRequest(Schema):
+    users = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True)
+    where = fields.String(required=True)
+
+
+class RemoveSignerRequest(Schema):
+    user = fields.String(required=True)
+
+
 class TaskCopyRequest(Schema):
     to = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
                      validate=validate.Length(min=1, max=20))
@@ -82,6 +101,8 @@ def task_item(t: HumanTask, now=None) -> dict:
         "name": t.name,
         "element_id": t.element_id,
         "role": t.role,
+        "agency": t.agency,
+        "delegated_by": t.delegated_by,
         "district": t.district,
         "street": t.street,
         "community": t.community,
@@ -162,13 +183,22 @@ def show(task_id: int):
     task = tasks.visible(task_id)
     case = tasks.case_of(task)
     body = task_item(task)
-    body["form"] = {"key": tasks.form_key(task), "schema": tasks.form_schema(task)}
+    schema = tasks.form_schema(task)
+    designed = form_for_task(db.session, task)  # a designed form: its form-js schema, the version pinned
+    body["form"] = {"key": tasks.form_key(task), "kind": "registered", "schema": schema} if designed is None else \
+        {**form_json(designed), "json_schema": schema}
     body["case"] = case_summary(case)
     body["data"] = task.data
     body["return_targets"] = [{"element_id": t.element_id, "name": t.name} for t in tasks.return_targets(task)]
+    answer = tasks.delegation_answer(task)  # 委派: what the delegate answered, once the task is back
+    body["delegation_answer"] = None if answer is None else {
+        "by": answer.actor, "at": iso(answer.at), "opinion": answer.opinion, "data": (answer.detail or {}).get("data")}
+    body["can_take_back"] = tasks.can_take_back(task)
+    body["signers"] = [signer_item(r) for r in tasks.signers_of(task)]  # 会签/或签/加签
+    body["my_sign_turn"] = tasks.sign_turn(task) is not None
     if case is not None and tasks.edits_household(task):
         body["household"] = {"members": members_on_file(case)}
-    if "flag_decisions" in body["form"]["schema"]["properties"]:  # the street review: the flags it must decide
+    if "flag_decisions" in schema["properties"]:  # the street review: the flags it must decide
         body["check_flags"] = flags_of_task(tasks.engine, db.session, task)
     return jsonify(body)
 
@@ -196,6 +226,8 @@ def complete(task_id: int):
     now = engine().now()
     answer = task_item(done.task, now)
     answer["next_tasks"] = [task_item(t, now) for t in done.next_tasks]  # only those the caller may see
+    answer["returned_to"] = done.returned_to  # 委派: the delegator the task went back to (the step is not done)
+    answer["awaiting_signers"] = done.awaiting_signers  # 后加签: answer recorded, the after-signers sign next
     return jsonify(answer)
 
 
@@ -236,6 +268,50 @@ def send_back(task_id: int):
     result = service().send_back(task_id, body["to"], body["reason"])
     return jsonify({"returned": task_item(result.returned),
                     "task": task_item(result.reopened) if result.reopened is not None else None})
+
+
+@bp.post("/<int:task_id>/take-back")
+@doc(body=TakeBackRequest, tag="tasks", responses={409: "the next step was opened, done or the flow moved on"})
+def take_back(task_id: int):
+    """拿回: take back a task I completed while the next step is unopened; answers the re-opened task (mine)."""
+    body = load(TakeBackRequest(), json_body())
+    return jsonify(task_item(service().take_back(task_id, body["reason"])))
+
+
+def signer_item(row) -> dict:
+    return {"user": row.username, "phase": row.phase.value, "mode": row.mode.value, "position": row.position,
+            "status": row.status.value, "opinion": row.opinion, "asked_at": iso(row.asked_at),
+            "acted_at": iso(row.acted_at), "added_by": row.added_by}
+
+
+def _with_signers(task: HumanTask) -> dict:
+    return {**task_item(task), "signers": [signer_item(r) for r in service().signers_of(task)]}
+
+
+@bp.post("/<int:task_id>/sign")
+@doc(body=SignRequest, tag="tasks", responses={403: "not a signer of the task", 409: "not your turn, already signed",
+                                               422: "decision or opinion"})
+def sign(task_id: int):
+    """签批 (会签/或签/依次/加签): `decision` agree|reject, `opinion` required to reject; may complete the task."""
+    body = load(SignRequest(), json_body())
+    return jsonify(_with_signers(service().sign(task_id, body["decision"], body["opinion"])))
+
+
+@bp.post("/<int:task_id>/add-signers")
+@doc(body=AddSignersRequest, tag="tasks", responses={409: "the task waits for signers or is done",
+                                                     422: "unknown, inactive, self, duplicate or over 10 users"})
+def add_signers(task_id: int):
+    """加签: the holder adds signers `before` (they sign first) or `after` (they sign the holder's answer)."""
+    body = load(AddSignersRequest(), json_body())
+    return jsonify(_with_signers(service().add_signers(task_id, body["users"], body["where"])))
+
+
+@bp.post("/<int:task_id>/remove-signer")
+@doc(body=RemoveSignerRequest, tag="tasks", responses={409: "the signer has acted", 422: "not a signer"})
+def remove_signer(task_id: int):
+    """减签: the holder removes a pending signer who has not acted."""
+    body = load(RemoveSignerRequest(), json_body())
+    return jsonify(_with_signers(service().remove_signer(task_id, body["user"])))
 
 
 @bp.get("/<int:task_id>/draft")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine.errors import Forbidden, InvalidInput, NotFound
-from workflows import access
+from workflows import access, program_details
 from workflows.cases import open_case, streets_with_communities
 from workflows.idcard import birth_date_of
 from workflows.programs import PROGRAMS
@@ -23,11 +23,12 @@ bp = Blueprint("apply", __name__, url_prefix="/apply")
 register_filters(bp)
 
 
-def _places(user) -> list[tuple[str, list[str]]]:
-    """(street, communities) the user may open cases in."""
+def _places(user, program: str | None = None) -> list[tuple[str, list[str]]]:
+    """(street, communities) the user may open cases in (for an agency officer: cases of a program it leads)."""
     out = []
     for district, street, communities in streets_with_communities(db.session):
-        allowed = [c.name for c in communities if access.can_open_case(user, street.name, c.name, district)]
+        allowed = [c.name for c in communities
+                   if access.can_open_case(user, street.name, c.name, district, program)]
         if allowed:
             out.append((street.name, allowed))
     return out
@@ -71,6 +72,9 @@ def _payload(form) -> tuple[dict, list[dict]]:
         applicant.pop("phone")
     payload = {"program": form.get("program") or "", "street": form.get("street") or "",
                "community": form.get("community") or "", "applicant": applicant, "household": household}
+    details = program_details.details_from_form(payload["program"], form)
+    if details:
+        payload["details"] = details
     return payload, rows
 
 
@@ -89,12 +93,14 @@ def _member_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 @bp.route("", methods=["GET", "POST"])
-@roles_required("community_worker", "street_clerk")
+@roles_required("community_worker", "street_clerk", "agency_officer")
 def new():
-    """The application form; errors come back next to their fields."""
+    """The application form; errors come back next to their fields. A member agency's officer takes the
+    applications of the programs its agency leads (e.g. 区教委: 助学)."""
     user = page_user()
-    places = _places(user)
-    programs = [(p.key, p.name) for p in PROGRAMS.values() if p.process_key]
+    led = access.led_programs(user.agency) if access.is_agency_staff(user) else None
+    programs = [(p.key, p.name) for p in PROGRAMS.values() if p.process_key and (led is None or p.key in led)]
+    places = _places(user, programs[0][0] if led and programs else None)
     values: dict = {"program": programs[0][0] if programs else "", "street": places[0][0] if places else "",
                     "community": places[0][1][0] if places else ""}
     rows: list[dict] = [{"relation": "本人"}]
@@ -120,5 +126,6 @@ def new():
         else:
             flash(f"申请已提交：案件 #{case.id}（{case.applicant_name}），已进入「{case.stage}」环节", "success")
             return redirect(url_for("cases_ui.show", case_id=case.id))
+    details = [(key, name, program_details.describe(key)) for key, name in programs]
     return render_template("cases/apply.html", places=places, programs=programs, values=values, rows=rows,
-                           errors=errors), status
+                           errors=errors, details=[d for d in details if d[2]]), status

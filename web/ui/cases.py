@@ -8,20 +8,22 @@ from __future__ import annotations
 import math
 import re
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, func, select
 
-from engine.errors import NotFound
+from engine.clock import SHANGHAI
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
 from workflows import access
 from workflows import attachments as attachment_store
-from workflows.copies import mark_read
+from workflows.aid.queries import household_aid
 from workflows.idcard import mask_id_number
 from workflows.listener import current_data
 from workflows.models import Attachment, Case, CaseCopy, CaseStatus, Jurisdiction
 from workflows.programs import PROGRAMS
 from workflows.register import queries as register_queries
+from workflows.tasks.operations import CaseOperations
 
 from ..downloads import send_attachment
 from ..engine_access import engine
@@ -144,8 +146,9 @@ def show(case_id: int):
     members = [dict(m, id_number=mask_id_number(m.get("id_number") or "")) for m in case.household.get("members", [])]
     copies = db.session.scalars(select(CaseCopy).where(CaseCopy.case_id == case.id, CaseCopy.recipient == user.username)
                                 .order_by(CaseCopy.id.desc())).all()
+    operations = CaseOperations(db.session, engine(), user)
     if any(c.read_at is None for c in copies):
-        mark_read(db.session, user, case.id, engine().now())
+        operations.mark_read(case.id)  # 已阅: opening the case reads its copies (a history entry, once)
     now = engine().now()
     return render_template(
         "cases/show.html", case=case, instance=instance, open_tasks=open_tasks, history=history, names=names,
@@ -157,6 +160,8 @@ def show(case_id: int):
         diagram_url=url_for("cases_ui.diagram", case_id=case.id) if instance is not None else None,
         can_see_tasks={t.id: access.can_see_task(user, t) for t in open_tasks},
         register=_register_of(case),
+        can_withdraw=operations.can_withdraw(case), can_terminate=operations.can_terminate(instance),
+        aid_record=household_aid(db.session, case, now.astimezone(SHANGHAI).date()),
     )
 
 
@@ -194,3 +199,37 @@ def attachment(case_id: int, attachment_id: int):
     if row is None or row.case_id != case.id:
         raise NotFound("附件不存在")
     return send_attachment(row)
+
+
+def _operation(case_id: int, action, done: str):
+    """撤回 / 终止 from the case page: the API's service call; what stopped it is shown on the case page."""
+    _visible_case(case_id)
+    try:
+        action(CaseOperations(db.session, engine(), page_user()))
+    except (Conflict, Forbidden, InvalidInput) as exc:
+        db.session.rollback()
+        problems = [m for messages in getattr(exc, "fields", {}).values() for m in messages]
+        flash(f"操作未执行：{'；'.join(problems) if problems else exc}", "error")
+        return redirect(url_for("cases_ui.show", case_id=case_id))
+    flash(done, "success")
+    return redirect(url_for("cases_ui.show", case_id=case_id))
+
+
+@bp.post("/<int:case_id>/withdraw")
+@login_required
+def withdraw(case_id: int):
+    """撤回 the case before the decision, with a reason."""
+    return _operation(case_id, lambda ops: ops.withdraw(case_id, request.form.get("reason")),
+                      "案件已撤回，待办任务已取消")
+
+
+@bp.post("/<int:case_id>/terminate")
+@login_required
+def terminate(case_id: int):
+    """终止 the case's process, with a reason (admin, district approver)."""
+    case = _visible_case(case_id)
+    if case.process_instance_id is None:
+        raise NotFound("该案件没有流程实例")
+    instance_id = case.process_instance_id
+    return _operation(case_id, lambda ops: ops.terminate(instance_id, request.form.get("reason")),
+                      "流程已终止，案件已关闭")

@@ -35,7 +35,7 @@ TABS = [("todo", "待办"), ("done", "已办"), ("started", "我发起的"), ("c
 DUE_FILTERS = [("", "全部期限"), ("overdue", "已超期"), ("today", "今日到期"), ("week", "7 日内到期"),
                ("none", "无办理期限")]
 SORTS = {"due": "办理期限 ↑", "-due": "办理期限 ↓", "received": "接收时间 ↑", "-received": "接收时间 ↓"}
-APPLICANT_ROLES = {"community_worker", "street_clerk", "admin"}
+APPLICANT_ROLES = {"community_worker", "street_clerk", "agency_officer", "admin"}
 
 
 @dataclass
@@ -256,4 +256,6 @@ def index():
         programs=[(p.key, p.name) for p in PROGRAMS.values() if p.process_key],
         counts=_counts(user, now), here=current_path(), can_apply=user.role in APPLICANT_ROLES,
         case_tab=tab in ("started", "copied"), now=now,
+        # A member agency's staff work only that agency's tasks (workflows.access): say whose desk this is.
+        my_agency=user.agency if access.is_agency_staff(user) else None,
     )

@@ -13,7 +13,8 @@ from workflows.roles import ROLES
 CASE_STATUS = {"in_progress": "办理中", "approved": "已批准", "refused": "不予批准", "withdrawn": "已撤回",
                "closed": "已终止"}
 TASK_STATUS = {"open": "待办", "completed": "已办结", "cancelled": "已取消"}
-OUTCOMES = {"approve": "同意", "reject": "不同意", "accept": "受理", "returned": "已退回"}
+OUTCOMES = {"approve": "同意", "reject": "不同意", "accept": "受理", "returned": "已退回", "taken_back": "已拿回",
+            "terminated": "已终止", "agreed": "会签通过", "rejected": "会签未通过"}
 ACTIONS = {
     "process_started": "提交申请",
     "task_completed": "办结",
@@ -43,6 +44,16 @@ ACTIONS = {
     "migrated": "迁移到新流程版本",
     "incident_opened": "流程故障（后台处理失败）",
     "incident_resolved": "流程故障已排除",
+    "process_terminated": "终止",
+    "task_delegation_returned": "委派办理完毕，交还委派人",
+    "task_taken_back": "拿回",
+    "case_withdrawn": "撤回申请",
+    "copy_read": "已阅",
+    "task_signers_added": "加签",
+    "task_signer_removed": "减签",
+    "task_signed": "签批",
+    "task_sign_answer_recorded": "提交意见，等待后加签人签批",
+    "task_sign_returned": "加签人不同意，退回办理人",
 }
 # Who did it, for actors that are not people.
 ACTORS = {"system": "系统", "public": "公众（公示页面）", "cli": "系统"}

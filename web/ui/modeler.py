@@ -19,7 +19,9 @@ from engine.errors import EngineError
 from engine.migration import migrate_many, preview, select_instances
 from engine.models import AuditEntry, DiagramDraft, InstanceStatus, ProcessDefinition, ProcessInstance
 from engine.versions import diff_versions
+from workflows.agencies import AGENCIES
 from workflows.forms import FORMS
+from workflows.forms.designed_store import latest_forms
 from workflows.roles import ROLES, TASK_ROLES
 
 from ..engine_access import engine
@@ -55,7 +57,10 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
 def _catalog() -> dict:
     return {
         "roles": [{"key": key, "name": ROLES[key].name} for key in sorted(TASK_ROLES)],
-        "forms": [{"key": f.key, "title": f.title} for f in FORMS.values()],
+        "forms": [{"key": f.key, "title": f.title} for f in FORMS.values()]
+        # designed (form-js) forms beside the registered ones: the version is pinned when the diagram deploys
+        + [{"key": f.key, "title": f"{f.name}（设计表单 第 {f.version} 版）"} for f in latest_forms(db.session)],
+        "agencies": [{"name": name} for name in AGENCIES],  # a user task's `agency` (workflows.agencies)
     }
 
 

@@ -43,7 +43,11 @@ register_filters(bp)
 
 MEMBERS_KEY = "__members"
 # Actions whose opinion or note is shown in the task page's 意见 list.
-OPINION_ACTIONS = ("task_completed", "task_returned", "comment", "task_transferred", "task_delegated",
+# 会签/加签: how the signers panel names phases and statuses.
+SIGN_LABELS = {"countersign": "会签", "before": "前加签", "after": "后加签", "pending": "待签批", "agreed": "同意",
+               "rejected": "不同意", "removed": "已减签", "skipped": "无需签批", "all": "会签", "any": "或签",
+               "sequence": "依次签批"}
+OPINION_ACTIONS = ("task_signed", "task_sign_answer_recorded", "task_completed", "task_returned", "comment", "task_transferred", "task_delegated",
                    "case_copied", "task_urged")
 
 
@@ -57,6 +61,10 @@ def _closed_message(task: HumanTask) -> str:
     when = local_time(task.completed_at)
     if task.status == TaskStatus.CANCELLED and task.outcome == "returned":
         return f"该任务已于 {when} 由 {who} 退回到前序环节"
+    if task.status == TaskStatus.CANCELLED and task.outcome == "taken_back":
+        return f"该任务已于 {when} 被上一环节办理人 {who} 拿回"
+    if task.status == TaskStatus.CANCELLED and task.outcome == "terminated":
+        return f"该任务已于 {when} 因案件撤回或流程终止而取消"
     if task.status == TaskStatus.CANCELLED:
         return f"该任务已于 {when} 因流程变化而取消"
     return f"该任务已于 {when} 由 {who} 办结"
@@ -74,7 +82,7 @@ def display_names(usernames) -> dict[str, str]:
 def people_in(detail: dict | None) -> list[str]:
     """Usernames an audit entry's detail names (to, from, assignee; a copy's list of recipients)."""
     out: list[str] = []
-    for key in ("to", "from", "assignee"):
+    for key in ("to", "from", "assignee", "on_behalf_of"):
         value = (detail or {}).get(key)
         if isinstance(value, str):
             out.append(value)
@@ -114,8 +122,14 @@ def _render(task: HumanTask, *, values: dict | None = None, errors: dict | None 
     fields = form_fields(schema)
     draft = tasks.draft(task.id) if state == "mine" else None
     source = None
+    # 委派: the delegate's answer, back on the delegator's desk, is the form's starting point (unless drafted since).
+    answer = tasks.delegation_answer(task) if state == "mine" else None
+    if answer is not None and draft is not None and draft.saved_at >= answer.at:
+        answer = None
     if values is None:
-        if draft is not None:
+        if answer is not None:
+            values, source = raw_from_data(fields, (answer.detail or {}).get("data")), "delegated"
+        elif draft is not None:
             values, source = dict(draft.data), "draft"
         elif state in ("mine", "claimable") and (earlier := tasks.earlier_submission(task)):
             values, source = raw_from_data(fields, earlier), "earlier"
@@ -132,7 +146,8 @@ def _render(task: HumanTask, *, values: dict | None = None, errors: dict | None 
     context = {
         "task": task, "case": case, "state": state, "fields": fields, "schema": schema,
         "form_key": tasks.form_key(task), "values": values, "errors": errors or {}, "stale": stale, "panel": panel,
-        "draft": draft, "source": source, "household_form": household_form,
+        "draft": draft, "source": source, "household_form": household_form, "answer": answer,
+        "can_take_back": tasks.can_take_back(task) if state == "closed" else False,
         "members": (list(values[MEMBERS_KEY]) if MEMBERS_KEY in values else members_on_file(case))
         if household_form else [],
         "targets": tasks.return_targets(task) if mine else [],
@@ -153,6 +168,11 @@ def _render(task: HumanTask, *, values: dict | None = None, errors: dict | None 
         "income_types": INCOME_TYPES, "treatments": TREATMENTS, "flag_choices": FLAG_DECISIONS,
         "member_names": [m.get("name") for m in (case.household.get("members") or [])] if case else [],
     }
+    # 会签/加签 (workflows.tasks.signers): who signs, what they said, and the signer's own form when it is their turn.
+    signers = tasks.signers_of(task)
+    context.update(signers=signers, sign_turn=tasks.sign_turn(task) is not None, SIGN_LABELS=SIGN_LABELS,
+                   countersign=any(r.phase == "countersign" for r in signers))
+    names.update(display_names([r.username for r in signers]))
     return render_template("tasks/show.html", **context), status
 
 
@@ -238,6 +258,13 @@ def submit(task_id: int):
     answer, done = _act(task, lambda: tasks.complete(task.id, data, members=members), values=raw)
     if answer is not None:
         return answer
+    if done.returned_to:
+        holder = display_names([done.returned_to]).get(done.returned_to, done.returned_to)
+        flash(f"委派办理完毕，「{task.name}」已交还 {holder} 确认办理", "success")
+        return redirect(url_for("inbox.index"))
+    if done.awaiting_signers:
+        flash(f"已提交「{task.name}」的办理意见，等待后加签人签批", "success")
+        return redirect(url_for("inbox.index"))
     following = "、".join(dict.fromkeys(t.name for t in done.next_tasks))
     flash(f"「{task.name}」已办结" + (f"，下一环节：{following}" if following else ""), "success")
     return redirect(url_for("inbox.index"))
@@ -319,6 +346,65 @@ def hand_over(task_id: int):
     _task, target = result
     flash(f"已将「{task.name}」{KINDS[kind]}给 {target.display_name}，可在“抄送我的”中跟踪", "success")
     return redirect(url_for("inbox.index"))
+
+
+@bp.post("/<int:task_id>/take-back")
+@login_required
+def take_back(task_id: int):
+    """拿回: take back a task I completed while the next step is unopened (the API's service call)."""
+    tasks = service()
+    task = tasks.visible(task_id)
+    try:
+        reopened = tasks.take_back(task.id, request.form.get("reason"))
+    except (Conflict, InvalidInput) as exc:
+        flash(f"拿回失败：{exc}", "error")
+        return _back(task)
+    flash(f"已拿回「{reopened.name}」，请重新办理", "success")
+    return redirect(url_for("tasks_ui.show", task_id=reopened.id))
+
+
+@bp.post("/<int:task_id>/sign")
+@login_required
+def sign(task_id: int):
+    """签批 (会签/或签/加签): the signer's decision with an opinion."""
+    tasks = service()
+    task = tasks.visible(task_id)
+    answer, signed = _act(task, lambda: tasks.sign(task.id, request.form.get("decision"), request.form.get("opinion")),
+                          panel="signers", prefix="sign-", claimed=False)
+    if answer is not None:
+        return answer
+    done = signed.status != TaskStatus.OPEN
+    flash(f"已签批「{task.name}」" + ("，该环节已办结" if done else ""), "success")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/<int:task_id>/add-signers")
+@login_required
+def add_signers(task_id: int):
+    """加签: users (comma separated names) before or after me."""
+    tasks = service()
+    task = tasks.visible(task_id)
+    users = [u for u in (request.form.get("users") or "").replace("，", ",").split(",") if u.strip()]
+    answer, _ = _act(task, lambda: tasks.add_signers(task.id, users, request.form.get("where")),
+                     panel="signers", prefix="signers-")
+    if answer is not None:
+        return answer
+    flash(f"已加签：{'、'.join(u.strip() for u in users)}", "success")
+    return _back(task, "signers")
+
+
+@bp.post("/<int:task_id>/remove-signer")
+@login_required
+def remove_signer(task_id: int):
+    """减签: a pending signer who has not acted."""
+    tasks = service()
+    task = tasks.visible(task_id)
+    answer, _ = _act(task, lambda: tasks.remove_signer(task.id, request.form.get("user")),
+                     panel="signers", prefix="signers-")
+    if answer is not None:
+        return answer
+    flash("已减签", "success")
+    return _back(task, "signers")
 
 
 @bp.post("/<int:task_id>/copy")

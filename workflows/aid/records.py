@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Case
-from .models import AidRecord, AidRecordMember
+from .models import AidRecord, AidRecordMember, AidStatus
 
 
 def household_id_numbers(case: Case) -> list[str]:
@@ -44,3 +44,15 @@ def record_aid(session: Session, case: Case, *, program: str, agency: str, now: 
     for number in household_id_numbers(case):
         session.add(AidRecordMember(aid_id=record.id, id_number=number))
     return record
+
+
+def end_aid(session: Session, *, case_id: int, program: str, period_to: date) -> list[AidRecord]:
+    """Mark the case's active monthly aid of `program` ENDED with `period_to` (its last day in force), e.g. when
+    the register stops a recipient. Records already ended or revoked keep their state."""
+    rows = list(session.scalars(
+        select(AidRecord).where(AidRecord.case_id == case_id, AidRecord.program == program,
+                                AidRecord.monthly.is_(True), AidRecord.status == AidStatus.ACTIVE)))
+    for record in rows:
+        record.status = record.status.to(AidStatus.ENDED)
+        record.period_to = period_to
+    return rows

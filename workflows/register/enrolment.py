@@ -18,13 +18,16 @@ from sqlalchemy.orm import Session
 from engine.clock import SHANGHAI
 from engine.models import HumanTask, TaskStatus
 
+from .. import tekun
+from ..aid.records import record_aid
 from ..models import Case, Jurisdiction
+from ..programs import PROGRAMS
 from .amounts import household_amount, money_text, with_adjustment
 from .ledger import record_change
 from .models import Recipient, RecipientStatus
-from .months import month_of, next_month
+from .months import first_day, month_of, next_month
 from .review_schedule import category_of, next_review_due
-from .standards import catch_up, recomputed, record_standard_change, standard_in_force
+from .standards import amount_standard, catch_up, recomputed, record_standard_change
 
 # Programs paid monthly from the register; one-off aid (临时救助 …) is paid with its decision, not monthly.
 MONTHLY_PROGRAMS = frozenset({"dibao", "tekun"})
@@ -61,7 +64,7 @@ def _money(value) -> Decimal | None:
 def _assessed_standard(session: Session, case: Case, data: dict, area: str, month: str):
     """The standard the case was assessed with: the row in force if it matches the process data, else the
     figures the process carried (they were read when the case was opened)."""
-    row = standard_in_force(session, case.district, case.program, area, month)
+    row = amount_standard(session, case.district, case.program, area, month)
     carried = _money(data.get("local_standard"))
     if carried is None or (row is not None and row.amount == carried):
         return row
@@ -106,6 +109,8 @@ def enrol(session: Session, case: Case, data: dict, *, rule_set: str, actor: str
     if standard is None:
         standard = SimpleNamespace(amount=case.amount, topup_rates={}, area=area, effective_from=None)
     computed, breakdown = household_amount(household, income, standard, day)
+    if case.program == "tekun":  # 特困: basic support plus care allowance by care level, not a household gap
+        computed, breakdown = tekun.register_amount(data, standard)
     amount = case.amount
     breakdown = with_adjustment(breakdown, amount)
     category = category_of(household, data, monthly_income=income, today=day)
@@ -125,14 +130,18 @@ def enrol(session: Session, case: Case, data: dict, *, rule_set: str, actor: str
                   reason=f"审批通过，自 {since} 起纳入保障", new_amount=amount, breakdown=breakdown,
                   details={"case_id": case.id, "computed": money_text(computed), "category": category})
     _catch_up_standards(session, recipient, standard, actor=actor, now=now)
+    # The joint conference's aid register (救助信息共享): the monthly support from its first paid month.
+    record_aid(session, case, program=case.program, agency=PROGRAMS[case.program].lead_agency, now=now,
+               period_from=first_day(since), amount=recipient.monthly_amount, monthly=True, granted_by=actor,
+               description=f"审批通过，自 {since} 起按月发放")
     return recipient
 
 
 def _catch_up_standards(session: Session, recipient: Recipient, used, *, actor: str, now: datetime) -> None:
     """Standards that start by the first paid month or later, other than the one the case was assessed with (the
     shared rule of workflows/register/standards.py: standards.catch_up for those after the first month)."""
-    in_force = standard_in_force(session, recipient.district, recipient.program, recipient.area,
-                                 recipient.since_month)
+    in_force = amount_standard(session, recipient.district, recipient.program, recipient.area,
+                               recipient.since_month)
     if in_force is not None and in_force is not used and (
             in_force.amount != used.amount or (in_force.topup_rates or {}) != (used.topup_rates or {})):
         month, amount, breakdown = recomputed(recipient, in_force)

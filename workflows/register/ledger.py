@@ -2,12 +2,14 @@
 and new) in the same transaction as the change itself."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from ..aid.records import end_aid
 from .models import Recipient, RecipientChange, RecipientStatus
+from .months import first_day
 
 
 def record_change(session: Session, recipient: Recipient, *, kind: str, actor: str, reason: str, now: datetime,
@@ -32,4 +34,8 @@ def record_change(session: Session, recipient: Recipient, *, kind: str, actor: s
         reason=reason, actor=actor, at=now, details=details,
     )
     session.add(change)
+    if new_status == RecipientStatus.STOPPED and old_status != RecipientStatus.STOPPED:
+        # The aid register's record ends with the last month paid (every stop passes here: review, exit end).
+        end_aid(session, case_id=recipient.case_id, program=recipient.program,
+                period_to=first_day(effective_month) - timedelta(days=1))
     return change

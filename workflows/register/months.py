@@ -35,6 +35,11 @@ def first_day(month: str) -> date:
     return date(year, number, 1)
 
 
+def last_day(month: str) -> date:
+    """The last day of a "YYYY-MM" month."""
+    return date.fromordinal(first_day(add_months(month, 1)).toordinal() - 1)
+
+
 def add_months_to_date(day: date, count: int) -> date:
     """The same day `count` months later, clamped to the month's last day (31 Aug + 6 → 28/29 Feb)."""
     index = day.year * 12 + (day.month - 1) + count

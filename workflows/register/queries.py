@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidInput, NotFound
+from engine.errors import Forbidden, InvalidInput, NotFound
 
 from .. import access
 from ..idcard import mask_name
@@ -45,7 +45,15 @@ class RegisterFilter:
         return self
 
 
+def check_register_reader(user: User) -> None:
+    """The register (低保/特困 recipients, their amounts, payments and reviews) is 民政's: a member agency's staff
+    work their own programs' tasks and cases, never the district's register."""
+    if access.is_agency_staff(user):
+        raise Forbidden("成员单位人员无权查看保障对象台账")
+
+
 def _conditions(user: User, flt: RegisterFilter) -> list:
+    check_register_reader(user)
     conditions = [access.scope_filter(user, Recipient)]
     for name in ("program", "street", "community"):
         value = getattr(flt, name)
@@ -80,7 +88,13 @@ def list_recipients(session: Session, user: User, flt: RegisterFilter, *, limit:
 
 
 def iter_recipients(session: Session, user: User, flt: RegisterFilter, *, chunk: int = 1000) -> Iterator[Recipient]:
-    """Every matching recipient, oldest first, read in chunks (keyset paging), for exports."""
+    """Every matching recipient, oldest first, read in chunks (keyset paging), for exports. Refuses (Forbidden) at
+    once, not when the export starts reading."""
+    check_register_reader(user)
+    return _iter_recipients(session, user, flt, chunk)
+
+
+def _iter_recipients(session: Session, user: User, flt: RegisterFilter, chunk: int) -> Iterator[Recipient]:
     last = 0
     while True:
         rows = session.scalars(select(Recipient).where(and_(*_conditions(user, flt)), Recipient.id > last)
@@ -92,6 +106,7 @@ def iter_recipients(session: Session, user: User, flt: RegisterFilter, *, chunk:
 
 
 def get_recipient(session: Session, user: User, recipient_id: int) -> Recipient:
+    check_register_reader(user)
     recipient = session.get(Recipient, recipient_id)
     if recipient is None or not access.in_scope(user, recipient.district, recipient.street, recipient.community):
         raise NotFound("保障对象不存在")

@@ -37,7 +37,8 @@ from .amounts import household_amount, money_text
 from .exits import end_exits
 from .models import Recipient, RecipientStatus, Review, ReviewStatus
 from .months import month_of
-from .standards import recomputed, standard_in_force
+from .queries import check_register_reader
+from .standards import amount_standard, recomputed
 
 log = logging.getLogger(__name__)
 
@@ -233,9 +234,13 @@ def recompute(session: Session, recipient: Recipient, today: date, *, monthly_in
               cuts: set[str] | None = None) -> tuple[Decimal, dict]:
     """The recipient's amount under the standard in force this month, its household and income (default: the
     register's), with the labour cuts; ValueError (Chinese) when no standard is set."""
-    standard = standard_in_force(session, recipient.district, recipient.program, recipient.area, month_of(today))
+    standard = amount_standard(session, recipient.district, recipient.program, recipient.area, month_of(today))
     if standard is None:
         raise ValueError(f"{recipient.district} 未设置 {recipient.program} 的保障标准")
+    if recipient.program == "tekun":
+        # 特困's support follows the standard and the care level, not the income: the review confirms it.
+        _, amount, breakdown = recomputed(recipient, standard, month_of(today), keep_adjustment=False)
+        return amount, breakdown
     income = recipient.monthly_income if monthly_income is None else monthly_income
     return household_amount(recipient.household, income, standard, today,
                             cut_members=cut_members(recipient) if cuts is None else cuts)
@@ -247,7 +252,7 @@ def amount_for_month(session: Session, recipient: Recipient, month: str, *,
     (which may be newer than today's), the register's household, income and labour cuts, and — when
     `keep_adjustment` — the approver's adjustment, as a standard change keeps it (workflows/register/standards.py).
     ValueError (Chinese) when no standard is set."""
-    standard = standard_in_force(session, recipient.district, recipient.program, recipient.area, month)
+    standard = amount_standard(session, recipient.district, recipient.program, recipient.area, month)
     if standard is None:
         raise ValueError(f"{recipient.district} 未设置 {recipient.program} 的保障标准")
     _, amount, breakdown = recomputed(recipient, standard, month, cuts=cut_members(recipient),
@@ -318,6 +323,7 @@ def list_reviews(session: Session, user, *, status: str | None = None, due_befor
                  street: str | None = None, recipient_id: int | None = None, limit: int = 50,
                  offset: int = 0) -> list[dict]:
     """Reviews of recipients in the user's jurisdiction, soonest due first, each with its open tasks' names."""
+    check_register_reader(user)
     conditions = [access.scope_filter(user, Recipient)]
     if status:
         conditions.append(Review.status == ReviewStatus(status))

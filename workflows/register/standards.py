@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from engine.clock import SHANGHAI
 from engine.errors import Forbidden, InvalidInput
 
+from .. import tekun
 from ..idcard import mask_name
 from ..models import Jurisdiction, LocalStandard, User
 from ..programs import PROGRAMS
@@ -48,6 +49,27 @@ PREVIEW_ROLES = APPLY_ROLES | {"finance_officer", "supervisor"}
 RECOMPUTED = (RecipientStatus.ACTIVE, RecipientStatus.EXITING, RecipientStatus.SUSPENDED)
 MAX_STANDARD = Decimal("100000")
 PREVIEW_ROWS = 500
+# The standard a program's amounts are computed from, where it is not the program's own: 特困 basic support is
+# 1.3 × the 低保 standard (workflows/tekun.py), so a 特困 recipient's amount follows the 低保 standard, and a 低保
+# standard change recomputes 特困 recipients too. The 特困 program's own standard row still sets the district's
+# funding share of its payment runs (workflows/register/payment_runs.py) and changes no amount.
+AMOUNT_STANDARD = {"tekun": "dibao"}
+
+
+def amount_program(program: str) -> str:
+    """The program whose standard `program`'s amounts are computed from (itself unless AMOUNT_STANDARD says)."""
+    return AMOUNT_STANDARD.get(program, program)
+
+
+def programs_following(program: str) -> tuple[str, ...]:
+    """The recipient programs whose amounts a standard of `program` sets (none for 特困's own standard)."""
+    return tuple(p for p in (program, *AMOUNT_STANDARD) if amount_program(p) == program)
+
+
+def amount_standard(session: Session, district: str, program: str, area: str, month: str) -> LocalStandard | None:
+    """The standard in force for `month` that `program`'s amounts are computed from (standard_in_force of
+    amount_program(program))."""
+    return standard_in_force(session, district, amount_program(program), area, month)
 
 
 def standard_in_force(session: Session, district: str, program: str, area: str, month: str) -> LocalStandard | None:
@@ -185,7 +207,8 @@ def _areas_following(session: Session, district: str, program: str, area: str) -
 def _affected(session: Session, standard: LocalStandard, *, lock: bool) -> Iterable[Recipient]:
     areas = _areas_following(session, standard.district, standard.program, standard.area)
     query = (select(Recipient)
-             .where(Recipient.district == standard.district, Recipient.program == standard.program,
+             .where(Recipient.district == standard.district,
+                    Recipient.program.in_(programs_following(standard.program)),
                     Recipient.area.in_(areas), Recipient.status.in_(RECOMPUTED))
              .order_by(Recipient.id))
     if lock:
@@ -216,6 +239,10 @@ def recomputed(recipient: Recipient, standard: LocalStandard, month: str | None 
     if month is None:
         month = max(month_of(standard.effective_from), recipient.since_month)
     basis = basis or basis_of(recipient)
+    if recipient.program == "tekun":
+        # 特困: basic support and care allowance are shares of the standard by care level, not a household gap.
+        amount, breakdown = tekun.register_amount(recipient.breakdown or {}, standard)
+        return month, amount, breakdown
     amount, breakdown = household_amount(recipient.household, Decimal(basis["monthly_income"]), standard,
                                          first_day(month), cut_members=set(basis["cuts"]) if cuts is None else cuts)
     adjustment = basis.get("adjustment") if keep_adjustment else None
@@ -270,7 +297,8 @@ def apply_to_recipient(session: Session, recipient: Recipient, standard: LocalSt
 def catch_up(session: Session, recipient: Recipient, after_month: str, *, actor: str, now: datetime) -> None:
     """Re-apply to `recipient` every standard that starts after `after_month`, oldest first: called right after
     a change effective `after_month` was recorded, which the standards already applied would otherwise hide."""
-    pending = later_standards(session, recipient.district, recipient.program, recipient.area, after_month)
+    pending = later_standards(session, recipient.district, amount_program(recipient.program), recipient.area,
+                              after_month)
     for i, standard in enumerate(pending):
         until = month_of(pending[i + 1].effective_from) if i + 1 < len(pending) else None
         if recipient.end_month is not None and max(month_of(standard.effective_from),

@@ -1,5 +1,9 @@
 """Overdue tasks per agency, street or step, and the overdue list with its age in working days.
 
+A task's agency is its own (`HumanTask.agency`: 区教委, 区残联 … for a member agency's work) or else the unit its
+role belongs to (roles.AGENCY_OF_ROLE: a street clerk's task is 街道办事处's). The reports group by the pair
+(agency, role) in SQL — a handful of rows — and fold the pairs into agencies here.
+
 Everything answers from the task projection, never from workflow state, through the partial indexes on open tasks
 declared in engine.models (`ix_tasks_open_report`, `ix_tasks_open_due`); `make bench` measures them at 1,000,000
 tasks. Every query is bounded by the jurisdiction of the user in the `ReportScope`.
@@ -10,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -65,13 +69,27 @@ class Ages:
         return self._cache[due_at]
 
 
-def group_label(group_by: str, key: str | None) -> str:
-    if group_by == "agency":
-        return AGENCY_OF_ROLE.get(key or "", key or UNSPECIFIED)
-    return key or UNSPECIFIED
+def agency_of(agency: str | None, role: str | None) -> str:
+    """The unit a task is reported under: its own agency, else its role's unit, else the role itself."""
+    if agency:
+        return agency
+    return AGENCY_OF_ROLE.get(role or "", role or UNSPECIFIED)
 
 
-_GROUP_COLUMNS = {"agency": HumanTask.role, "street": HumanTask.street, "step": HumanTask.name}
+def agency_condition(key: str) -> ColumnElement[bool]:
+    """`agency_of(HumanTask.agency, HumanTask.role) == key` as a SQL condition (the drill-down of one row)."""
+    if key == UNSPECIFIED:
+        return and_(HumanTask.agency.is_(None), HumanTask.role.is_(None))
+    roles = [r for r, unit in AGENCY_OF_ROLE.items() if unit == key]
+    roles += [r for r in ROLES if r == key and r not in AGENCY_OF_ROLE]
+    if not roles:
+        return HumanTask.agency == key
+    return or_(HumanTask.agency == key, and_(HumanTask.agency.is_(None), HumanTask.role.in_(roles)))
+
+
+# The SQL columns of each grouping; the agency grouping reads two (agency, role) and folds them (agency_of).
+_GROUP_COLUMNS = {"agency": (HumanTask.agency, HumanTask.role), "street": (HumanTask.street,),
+                  "step": (HumanTask.name,)}
 
 
 def aggregate(scope: ReportScope, columns: list) -> list:
@@ -87,21 +105,25 @@ def aggregate(scope: ReportScope, columns: list) -> list:
             func.sum(case((and_(overdue, HumanTask.escalation_level > 0), 1), else_=0)),
             func.sum(case((HumanTask.paused_at.is_not(None), 1), else_=0)),
         )
-        .where(HumanTask.status == TaskStatus.OPEN, access.scope_filter(scope.user, HumanTask))
+        .where(HumanTask.status == TaskStatus.OPEN, access.task_scope_filter(scope.user))
         .group_by(*columns)
     ).all())
 
 
 def _fold(rows: list, group_by: str, index: int, width: int, now: datetime, ages: Ages) -> dict:
+    """Fold aggregate rows into groups; the group's columns start at `index`, the counts at `width`."""
     groups: dict[str, dict] = {}
     for row in rows:
-        key = row[index]
         open_count, overdue_count, oldest_due, escalated, _paused = row[width:]
-        label = group_label(group_by, key)
+        if group_by == "agency":
+            role = row[index + 1]
+            label = agency_of(row[index], role)
+        else:
+            label = row[index] or UNSPECIFIED
         group = groups.setdefault(label, {"key": label, "open": 0, "overdue": 0, "escalated": 0,
                                           "oldest_overdue_hours": None, "oldest_overdue_working_days": None})
-        if group_by == "agency" and key not in group.setdefault("roles", []):
-            group["roles"].append(key)
+        if group_by == "agency" and role not in group.setdefault("roles", []):
+            group["roles"].append(role)
         group["open"] += int(open_count)
         group["overdue"] += int(overdue_count or 0)
         group["escalated"] += int(escalated or 0)
@@ -118,17 +140,23 @@ def _fold(rows: list, group_by: str, index: int, width: int, now: datetime, ages
 
 def overdue_groups(scope: ReportScope, group_by: str) -> dict:
     """Open and overdue tasks per agency, street or step in the user's jurisdiction."""
-    rows = aggregate(scope, [_GROUP_COLUMNS[group_by]])
-    return _fold(rows, group_by, 0, 1, scope.now, Ages(scope.calendar, scope.now))
+    columns = list(_GROUP_COLUMNS[group_by])
+    rows = aggregate(scope, columns)
+    return _fold(rows, group_by, 0, len(columns), scope.now, Ages(scope.calendar, scope.now))
 
 
 def overdue_breakdown(scope: ReportScope) -> tuple[dict[str, dict], dict]:
     """All three groupings and the totals from one scan (the dashboard): ({group_by: report}, totals)."""
-    rows = aggregate(scope, [HumanTask.role, HumanTask.street, HumanTask.name])
+    columns = [column for group in GROUPS for column in _GROUP_COLUMNS[group]]
+    rows = aggregate(scope, columns)
     ages = Ages(scope.calendar, scope.now)
-    reports = {group: _fold(rows, group, index, 3, scope.now, ages) for index, group in enumerate(GROUPS)}
-    totals = {"open": sum(int(r[3]) for r in rows), "overdue": sum(int(r[4] or 0) for r in rows),
-              "escalated": sum(int(r[6] or 0) for r in rows), "paused": sum(int(r[7] or 0) for r in rows)}
+    starts, width = {}, 0
+    for group in GROUPS:
+        starts[group], width = width, width + len(_GROUP_COLUMNS[group])
+    reports = {group: _fold(rows, group, starts[group], width, scope.now, ages) for group in GROUPS}
+    totals = {"open": sum(int(r[width]) for r in rows), "overdue": sum(int(r[width + 1] or 0) for r in rows),
+              "escalated": sum(int(r[width + 3] or 0) for r in rows),
+              "paused": sum(int(r[width + 4] or 0) for r in rows)}
     return reports, totals
 
 
@@ -146,9 +174,7 @@ class OverdueFilter:
         found: list = []
         if self.group_by and self.key is not None:
             if self.group_by == "agency":
-                roles = [r for r, agency in AGENCY_OF_ROLE.items() if agency == self.key]
-                roles += [r for r in ROLES if r == self.key]
-                found.append(HumanTask.role.in_(roles) if self.key != UNSPECIFIED else HumanTask.role.is_(None))
+                found.append(agency_condition(self.key))
             else:
                 column = HumanTask.street if self.group_by == "street" else HumanTask.name
                 found.append(column.is_(None) if self.key == UNSPECIFIED else column == self.key)
@@ -179,7 +205,7 @@ def _latest_due_for_age(calendar: BusinessCalendar, now: datetime, age: int) -> 
 
 
 def _overdue_conditions(scope: ReportScope, flt: OverdueFilter) -> list:
-    return [HumanTask.status == TaskStatus.OPEN, is_overdue(scope.now), access.scope_filter(scope.user, HumanTask),
+    return [HumanTask.status == TaskStatus.OPEN, is_overdue(scope.now), access.task_scope_filter(scope.user),
             *flt.conditions(scope.calendar, scope.now)]
 
 
@@ -211,7 +237,7 @@ def overdue_rows(scope: ReportScope, flt: OverdueFilter, *, limit: int | None, o
                 "name": task.name,
                 "element_id": task.element_id,
                 "role": task.role,
-                "agency": AGENCY_OF_ROLE.get(task.role or "", task.role),
+                "agency": agency_of(task.agency, task.role),
                 "district": task.district,
                 "street": task.street,
                 "community": task.community,

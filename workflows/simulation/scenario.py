@@ -265,6 +265,9 @@ def _district(check: _Checker, value: Any) -> tuple[str, dict[str, tuple[str, ..
     return name.strip(), streets
 
 
+SIMULATED_PROGRAMS = ("dibao",)
+
+
 def _arrivals(check: _Checker, value: Any, streets: Mapping[str, tuple[str, ...]]) -> tuple[Arrivals, ...]:
     raw = check.mapping(value, "arrivals")
     if not raw:
@@ -276,9 +279,10 @@ def _arrivals(check: _Checker, value: Any, streets: Mapping[str, tuple[str, ...]
         if known is None:
             check.fail(key, f"未知项目（可用：{'、'.join(PROGRAMS)}）")
             continue
-        if known.process_key is None:
-            with_process = [p.key for p in PROGRAMS.values() if p.process_key]
-            check.fail(key, f"{known.name} 尚未配置审批流程，无法推演（可用：{'、'.join(with_process)}）")
+        if program not in SIMULATED_PROGRAMS:
+            # The simulation fills each step's form itself (workflows.simulation.forms): only 低保's are written.
+            names = "、".join(PROGRAMS[k].name for k in SIMULATED_PROGRAMS)
+            check.fail(key, f"推演暂只支持：{names}（{known.name} 的各环节表单尚未接入推演）")
             continue
         body = check.mapping(spec if isinstance(spec, dict) else {"per_month": spec}, key,
                              ("per_month", "streets", "rule_set"))

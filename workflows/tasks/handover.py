@@ -1,4 +1,5 @@
-"""转办 (transfer) and 委派 (delegate): an open task moves to a colleague of the same role and jurisdiction.
+"""转办 (transfer) and 委派 (delegate): an open task moves to a colleague of the same role and jurisdiction (and, for a
+member agency's task, the same agency).
 
 The reassignment is a conditional UPDATE, so a task completed or taken meanwhile answers Conflict instead of being
 handed over anyway. The person who handed it over gets a copy of the case (``workflows.copies``), so it stays on
@@ -26,14 +27,22 @@ KINDS = {"transferred": "转办", "delegated": "委派"}
 
 
 def colleagues_for(session: Session, task: HumanTask, *, exclude: str | None = None) -> list[User]:
-    """Who a task may be handed over to: active users of the task's role whose jurisdiction covers it."""
+    """Who a task may be handed over to: active users of the task's role whose jurisdiction (and, for an agency's
+    task, agency) covers it — the same rule as working it (access.in_task_scope)."""
     if not task.role:
         return []
     users = session.scalars(
         select(User).where(User.active.is_(True), User.role == task.role).order_by(User.username)
     ).all()
     return [u for u in users if u.username != exclude
-            and access.in_scope(u, task.district, task.street, task.community)]
+            and access.in_task_scope(u, task)]
+
+
+def _delegator(task: HumanTask, user: User, kind: str, target: User) -> str | None:
+    """Whom the task comes back to when its new holder is done (workflows.tasks.operations): a delegated task
+    remembers its first delegator through further hand-overs, until it reaches them again."""
+    delegator = task.delegated_by or (user.username if kind == "delegated" else None)
+    return None if delegator == target.username else delegator
 
 
 def hand_over(session: Session, engine: Engine, *, user: User, task: HumanTask, kind: str, to: str | None,
@@ -52,6 +61,9 @@ def hand_over(session: Session, engine: Engine, *, user: User, task: HumanTask, 
     if task.role and (target.role != task.role or not access.in_scope(target, task.district, task.street,
                                                                       task.community)):
         raise InvalidInput("接收人须为同岗位、同辖区的同事", {"to": ["岗位或辖区不符"]})
+    if task.role and not access.in_task_scope(target, task):
+        # A member agency's task stays with that agency (another agency's staff could not even see it).
+        raise InvalidInput("接收人须为承办该任务的成员单位的同事", {"to": ["不是承办单位的人员"]})
     reason = clean_text(reason, "reason", "理由")
     now = engine.now()
     try:
@@ -59,7 +71,7 @@ def hand_over(session: Session, engine: Engine, *, user: User, task: HumanTask, 
             update(HumanTask)
             .where(HumanTask.id == task.id, HumanTask.status == TaskStatus.OPEN,
                    or_(HumanTask.assignee.is_(None), HumanTask.assignee == user.username))
-            .values(assignee=target.username, claimed_at=now)
+            .values(assignee=target.username, claimed_at=now, delegated_by=_delegator(task, user, kind, target))
             .execution_options(synchronize_session=False)
         ))
         if result.rowcount != 1:

@@ -20,6 +20,8 @@ from engine.models import HumanTask, TaskStatus
 
 from .. import access
 from ..models import User
+from ..substitutes import absentees_query
+from .signers_model import awaiting
 
 VIEWS = ("mine", "group", "todo", "all")
 STATUSES = ("open", "done")
@@ -29,9 +31,15 @@ OVERSEERS = {"supervisor", "admin", "district_approver", "district_inspector"}
 
 
 def todo_filter(user: User):
-    """Open work on my desk: assigned to me, or my role's unclaimed tasks in my jurisdiction."""
-    return or_(HumanTask.assignee == user.username,
-               and_(access.group_tasks_filter(user), HumanTask.assignee.is_(None)))
+    """Open work on my desk: assigned to me (or to someone I stand in for, 代理), or my role's unclaimed tasks in my
+    jurisdiction."""
+    return or_(mine_filter(user), and_(access.group_tasks_filter(user), HumanTask.assignee.is_(None)))
+
+
+def mine_filter(user: User):
+    # 会签/加签: a task waiting for my signature is on my desk too.
+    return or_(HumanTask.assignee == user.username, HumanTask.assignee.in_(absentees_query(user.username)),
+               awaiting(user.username))
 
 
 def task_conditions(user: User, *, view: str = "all", status: str = "open", overdue: bool = False,
@@ -53,7 +61,7 @@ def task_conditions(user: User, *, view: str = "all", status: str = "open", over
                 conditions.append(access.group_tasks_filter(user))
     if status == "open":
         if view == "mine":
-            conditions.append(HumanTask.assignee == user.username)
+            conditions.append(mine_filter(user))
         elif view == "group":
             conditions += [access.group_tasks_filter(user), HumanTask.assignee.is_(None)]
         elif view == "todo":

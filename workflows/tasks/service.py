@@ -29,11 +29,11 @@ from engine.runtime import Engine
 from .. import access, messages
 from .. import attachments as attachment_store
 from ..copies import copy_case
-from ..forms import FORMS, FormError, json_schema, validate_form
+from ..forms import FORMS, FormError, designed_store, json_schema, validate_form
 from ..forms.toolkit import clean_text
 from ..listener import case_id_of
 from ..models import Attachment, Case, CaseCopy, TaskDraft, User
-from . import drafts
+from . import drafts, operations, signers
 from .handover import hand_over
 from .household import HOUSEHOLD_FORMS, household_writer, validate_members
 from .returns import send_back
@@ -45,6 +45,10 @@ class Completion:
 
     task: HumanTask
     next_tasks: list[HumanTask] = field(default_factory=list)
+    # 委派: the delegate's completion sent the task back to this delegator instead of finishing the step.
+    returned_to: str | None = None
+    # 后加签: the answer is recorded and the task stays open until the after-signers agreed.
+    awaiting_signers: bool = False
 
 
 @dataclass
@@ -88,7 +92,7 @@ class TaskService:
         task = self.visible(task_id)
         if task.status != TaskStatus.OPEN:
             raise Conflict("该任务已办结")
-        if task.assignee and task.assignee != self.user.username:
+        if task.assignee and task.assignee != self.user.username and not access.stands_in(self.user, task):
             raise Conflict(f"该任务已由 {task.assignee} 认领")
         if not access.can_work_task(self.user, task):
             raise Forbidden("该任务不属于您的岗位或辖区")
@@ -98,8 +102,8 @@ class TaskService:
         """closed | mine | taken | claimable | readonly — what the user can do with the task right now."""
         if task.status != TaskStatus.OPEN:
             return "closed"
-        if task.assignee == self.user.username:
-            return "mine"
+        if task.assignee == self.user.username or (task.assignee and access.stands_in(self.user, task)):
+            return "mine"  # 代理: the task of someone the user stands in for is on the user's desk too
         if task.assignee:
             return "taken"
         return "claimable" if access.can_work_task(self.user, task) else "readonly"
@@ -110,6 +114,9 @@ class TaskService:
         return task.form_key if task.form_key in FORMS else "generic"
 
     def form_schema(self, task: HumanTask) -> dict:
+        designed = designed_store.form_for_task(self.session, task)
+        if designed is not None:  # a designed (form-js) form: the version the task's definition pinned
+            return designed_store.json_schema_for(designed)
         return json_schema(self.form_key(task))
 
     def case_of(self, task: HumanTask) -> Case | None:
@@ -118,7 +125,8 @@ class TaskService:
         return case if case is not None and access.can_see_case(self.user, case) else None
 
     def edits_household(self, task: HumanTask) -> bool:
-        return self.form_key(task) in HOUSEHOLD_FORMS and self.case_of(task) is not None
+        # A delegate answers the form only: the household table is corrected by the delegator (委派 comes back).
+        return self.form_key(task) in HOUSEHOLD_FORMS and self.case_of(task) is not None and not task.delegated_by
 
     def return_targets(self, task: HumanTask) -> list[ReturnTarget]:
         if task.status != TaskStatus.OPEN:
@@ -134,6 +142,8 @@ class TaskService:
 
     def unclaim(self, task_id: int) -> HumanTask:
         task = self.visible(task_id)
+        if task.delegated_by and self.user.role != "admin":
+            raise Conflict("委派的任务请办理后交还委派人，不能取消认领")
         return self.engine.unclaim(task.id, self.user.username, force=self.user.role == "admin")
 
     # -- completing ----------------------------------------------------------------------------------------------
@@ -149,7 +159,9 @@ class TaskService:
         errors: dict[str, list[str]] = {}
         cleaned: dict = {}
         try:
-            cleaned = validate_form(self.form_key(task), data)
+            designed = designed_store.form_for_task(self.session, task)
+            cleaned = validate_form(self.form_key(task), data) if designed is None else \
+                designed_store.validate_with(designed, data, self.engine.now())
         except FormError as exc:
             errors.update(exc.fields)
         prepare = None
@@ -161,15 +173,77 @@ class TaskService:
                 checked, member_errors = validate_members(members, case.household.get("members") or [])
                 errors.update(member_errors)
                 prepare = household_writer(case.id, task, checked)
+        if task.delegated_by:
+            # 委派: the delegate's answer goes back to the delegator, who completes the step for real.
+            if members is not None:
+                errors["members"] = ["委派办理时不能修改家庭成员，请在意见中说明"]
+            if errors:
+                raise InvalidInput("表单填写有误", errors)
+            opinion = cleaned.get("opinion")
+            task = operations.answer_delegation(self.session, self.engine, user=self.user, task=task, data=cleaned,
+                                                opinion=opinion if isinstance(opinion, str) else None)
+            return Completion(task, [], returned_to=task.assignee)
         if errors:
             raise InvalidInput("表单填写有误", errors)
         prepare = _with_step_check(self.form_key(task), cleaned, prepare)
+        # 会签/加签 (workflows.tasks.signers): refused while signers are pending; 后加签 records the answer instead.
+        record_only, sign_data = signers.completion_plan(self.session, task)
+        if record_only:
+            opinion = cleaned.get("opinion")
+            task = signers.SignerOperations(self.session, self.engine, self.user).record_answer(
+                task, cleaned, opinion if isinstance(opinion, str) else None)
+            return Completion(task, [], awaiting_signers=True)
+        # In place: a form's step check adds to the same dict as the step runs (临时救助's joint vote builds `vote`).
+        cleaned.update(sign_data)
+        prepare = signers.holder_check(task.id, prepare)
         decision = cleaned.get("decision")
+        # 代理: completing the task of someone the user stands in for; the history says "代 X 办理".
+        on_behalf_of = task.assignee if task.assignee and task.assignee != self.user.username else None
         next_tasks = self.engine.complete_task(task.id, actor=self.user.username, data=cleaned,
                                                opinion=cleaned.get("opinion"),
                                                outcome=decision if isinstance(decision, str) else None,
-                                               prepare=prepare)
+                                               prepare=prepare, on_behalf_of=on_behalf_of)
         return Completion(task, [t for t in next_tasks if access.can_see_task(self.user, t)])
+
+    def delegation_answer(self, task: HumanTask) -> AuditEntry | None:
+        """What the delegate answered on a task that came back to its delegator (None otherwise)."""
+        return operations.delegation_answer(self.session, task)
+
+    # -- 会签 / 或签, 加签 / 减签 (workflows.tasks.signers) -----------------------------------------------------------
+    def signers_of(self, task: HumanTask) -> list:
+        return signers.signers_of(self.session, task.id)
+
+    def sign_turn(self, task: HumanTask):
+        """The user's signer row when it is their turn to sign the task (None otherwise)."""
+        return signers.my_turn(self.session, task, self.user.username)
+
+    def sign(self, task_id: int, decision, opinion=None) -> HumanTask:
+        return signers.SignerOperations(self.session, self.engine, self.user).sign(task_id, decision, opinion)
+
+    def add_signers(self, task_id: int, users, where) -> HumanTask:
+        """加签 by whoever may work the task: `where` before | after the holder."""
+        task = self.workable(task_id)
+        return signers.SignerOperations(self.session, self.engine, self.user).add(task, users, where)
+
+    def remove_signer(self, task_id: int, user) -> HumanTask:
+        """减签: a pending signer who has not acted."""
+        task = self.workable(task_id)
+        return signers.SignerOperations(self.session, self.engine, self.user).remove(task, user)
+
+    # -- 拿回 ------------------------------------------------------------------------------------------------------
+    def take_back(self, task_id: int, reason=None) -> HumanTask:
+        """拿回 the task I completed while its next step is unopened; answers the re-opened task (mine)."""
+        return operations.take_back(self.session, self.engine, user=self.user, task=self.visible(task_id),
+                                    reason=reason)
+
+    def can_take_back(self, task: HumanTask) -> bool:
+        if task.status != TaskStatus.COMPLETED or task.completed_by != self.user.username:
+            return False
+        try:
+            operations.take_back_targets(self.session, self.engine, self.user, task)
+        except Conflict:
+            return False
+        return True
 
     # -- returning, handing over, copying, commenting -------------------------------------------------------------
     def send_back(self, task_id: int, to, reason) -> Returned:

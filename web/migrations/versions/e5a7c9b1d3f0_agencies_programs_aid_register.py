@@ -14,12 +14,22 @@ branch_labels = None
 depends_on = None
 
 IdType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+OPEN = "status = 'open'"
+REPORT_COLUMNS = ["district", "street", "role", "name", "due_at", "escalation_level", "paused_at"]
+
+
+def _report_index(columns):
+    # The supervisor's open-task report groups by agency too: the partial index must cover it.
+    op.drop_index("ix_tasks_open_report", table_name="human_tasks")
+    op.create_index("ix_tasks_open_report", "human_tasks", columns, postgresql_where=sa.text(OPEN),
+                    sqlite_where=sa.text(OPEN))
 
 
 def upgrade():
     with op.batch_alter_table("human_tasks") as batch_op:
         batch_op.add_column(sa.Column("agency", sa.String(length=50), nullable=True))
         batch_op.create_index("ix_tasks_agency", ["agency", "status", "due_at"])
+    _report_index(REPORT_COLUMNS[:3] + ["agency"] + REPORT_COLUMNS[3:])
     with op.batch_alter_table("cases") as batch_op:
         batch_op.add_column(sa.Column("details", sa.JSON(), nullable=True))
     with op.batch_alter_table("spot_check_tallies") as batch_op:
@@ -75,6 +85,7 @@ def downgrade():
         batch_op.drop_column("program")
     with op.batch_alter_table("cases") as batch_op:
         batch_op.drop_column("details")
+    _report_index(REPORT_COLUMNS)
     with op.batch_alter_table("human_tasks") as batch_op:
         batch_op.drop_index("ix_tasks_agency")
         batch_op.drop_column("agency")

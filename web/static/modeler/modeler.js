@@ -81,7 +81,7 @@ export async function editor(cfg) {
       {
         __init__: ["jiuzhuPropertiesProvider"],
         jiuzhuPropertiesProvider: ["type", JiuzhuPropertiesProvider],
-        jiuzhuCatalog: ["value", { roles: cfg.roles || [], forms: cfg.forms || [] }],
+        jiuzhuCatalog: ["value", { roles: cfg.roles || [], forms: cfg.forms || [], agencies: cfg.agencies || [] }],
       },
     ],
   });

@@ -1,5 +1,6 @@
 // Properties panel entries for Jiuzhu's dialect (DESIGN.md "Process authoring dialect"):
-// user tasks: role (candidateGroups), formKey, dueInWorkingDays, remindBeforeWorkingDays, escalateTo — all
+// user tasks: role (candidateGroups), agency, formKey, dueInWorkingDays, remindBeforeWorkingDays, escalateTo,
+// signMode and signers (会签/或签/依次签批) — all
 // `spiffworkflow:properties`; lanes: the lane name is the role; sequence flows out of gateways: a Python
 // condition and the default flag; timer events: a helper that writes quoted ISO 8601 with +08:00.
 import {
@@ -120,6 +121,33 @@ function RoleEntry({ element, id }) {
     description: "不选则按所在泳道的角色", options: roleOptions("（按泳道）") });
 }
 
+// A member agency's task names its agency: one of the catalog's, or `${variable}` read from the case data when the
+// task opens (`${lead_agency}`: the program's lead agency, for steps several programs share). A value the catalog
+// does not know stays selectable so opening a diagram never loses it; deploying reports it.
+export function agencyOptions(catalog, current) {
+  const options = [
+    { value: "", label: "（不属于成员单位）" },
+    { value: "${lead_agency}", label: "项目牵头单位（${lead_agency}）" },
+    ...(catalog.agencies || []).map((a) => ({ value: a.name, label: a.name })),
+  ];
+  if (current && !options.some((o) => o.value === current)) {
+    const variable = /^\$\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}$/.test(current);
+    options.push({ value: current, label: variable ? `流程变量（${current}）` : `${current}（不是已登记的单位）` });
+  }
+  return options;
+}
+
+function AgencyEntry({ element, id }) {
+  const s = services();
+  return jsx(SelectEntry, {
+    element, id, label: "办理单位",
+    description: "成员单位经办人/负责人的任务须指明单位：只有该单位的人员能看到和办理",
+    getValue: () => getProperty(element, "agency") || "",
+    setValue: (value) => setProperty(element, "agency", value, s),
+    getOptions: () => agencyOptions(s.catalog, getProperty(element, "agency")),
+  });
+}
+
 function FormEntry({ element, id }) {
   return PropertySelect({ element, id, name: "formKey", label: "表单",
     description: "进入角色待办的任务须选择已登记的表单",
@@ -142,13 +170,46 @@ function EscalateEntry({ element, id }) {
     options: roleOptions("（不升级）") });
 }
 
+// 会签 / 或签 / 依次签批 (workflows.tasks.signers): how the named signers decide, and who they are.
+const SIGN_MODES = [
+  { value: "", label: "（不会签）" },
+  { value: "all", label: "会签：全部同意才通过，任一不同意即不通过" },
+  { value: "any", label: "或签：任一人签批即决定" },
+  { value: "sequence", label: "依次签批：按顺序，全部同意才通过" },
+];
+
+function SignModeEntry({ element, id }) {
+  return PropertySelect({ element, id, name: "signMode", label: "会签方式",
+    description: "签批结果写入 sign_result（agreed / rejected），网关可据此分支", options: () => SIGN_MODES });
+}
+
+function SignersEntry({ element, id }) {
+  const s = services();
+  return jsx(TextFieldEntry, {
+    element, id, label: "签批人", debounce: s.debounce,
+    description: "用户名，多人用逗号分隔（依次签批按此顺序）；或 ${变量名}：任务数据中的用户名列表",
+    getValue: () => getProperty(element, "signers") || "",
+    setValue: (value) => setProperty(element, "signers", value, s),
+    validate: (value) => {
+      const text = String(value || "").trim();
+      if (!text || /^\$\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}$/.test(text)) return null;
+      const names = text.split(/[,，]/).map((n) => n.trim());
+      if (names.some((n) => !/^[A-Za-z0-9_.@-]{1,100}$/.test(n))) return "请填写用户名（逗号分隔）或 ${变量名}";
+      return names.length > 10 ? "最多 10 位签批人" : null;
+    },
+  });
+}
+
 function userTaskEntries(element) {
   return [
     { id: "jz-role", element, component: RoleEntry, isEdited: isSelectEntryEdited },
+    { id: "jz-agency", element, component: AgencyEntry, isEdited: isSelectEntryEdited },
     { id: "jz-form", element, component: FormEntry, isEdited: isSelectEntryEdited },
     { id: "jz-due", element, component: DueEntry, isEdited: isTextFieldEntryEdited },
     { id: "jz-remind", element, component: RemindEntry, isEdited: isTextFieldEntryEdited },
     { id: "jz-escalate", element, component: EscalateEntry, isEdited: isSelectEntryEdited },
+    { id: "jz-sign-mode", element, component: SignModeEntry, isEdited: isSelectEntryEdited },
+    { id: "jz-signers", element, component: SignersEntry, isEdited: isTextFieldEntryEdited },
   ];
 }
 

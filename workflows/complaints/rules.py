@@ -1,0 +1,49 @@
+"""A reported household's next decision is always spot-checked (投诉举报 → 100% 入户抽查), as an objected case is.
+
+"Reported": a complaint about the household that is still open, or was found true (corrected, fraud), received
+before the decision, and not yet followed by a decision of the household. A complaint forces the visit on the
+household's next decision only: once one of its cases has been through the spot-check selection (the
+spot_check_selected audit entry) or been decided after the complaint, that complaint no longer counts. An unfounded
+complaint, once closed, no longer counts either.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from engine.models import AuditEntry
+
+from ..aid.records import household_id_numbers
+from ..audit_actions import CaseAction
+from ..listener import case_id_of
+from ..models import Case
+from .models import FOUNDED, Complaint, ComplaintStatus
+
+
+def household_reported(session: Session, case: Case, before: datetime, *, instance_id: int | None = None) -> bool:
+    """Does a complaint about this case, or about any member of its household, make its decision mandatory?
+    `instance_id` is the deciding instance: its own earlier selection (a case sent back past its notice) is the
+    same decision, not a later one."""
+    numbers = household_id_numbers(case)
+    live = or_(Complaint.status != ComplaintStatus.CLOSED, Complaint.outcome.in_(FOUNDED))
+    about = or_(Complaint.case_id == case.id, Complaint.household_id_number.in_(numbers))
+    # The household's cases: this one, the one the complaint names, and any applied for by a member.
+    household_case = or_(Case.id == case.id, Case.id == Complaint.case_id, Case.applicant_id_number.in_(numbers))
+    decided_since = exists().where(household_case, Case.decided_at > Complaint.created_at,
+                                   Case.decided_at <= before)
+    selected_since = exists().where(
+        household_case, AuditEntry.instance_id == Case.process_instance_id,
+        AuditEntry.action == CaseAction.SPOT_CHECK_SELECTED.value, AuditEntry.at > Complaint.created_at,
+        AuditEntry.at <= before, AuditEntry.instance_id != (instance_id if instance_id is not None else -1))
+    return bool(session.scalar(select(exists().where(
+        about, live, Complaint.created_at <= before, and_(~decided_since, ~selected_since)))))
+
+
+def reported_in_step(ctx) -> bool:
+    """household_reported for the case whose instance runs the step (business key "case:<id>"); False for any
+    other instance."""
+    case_id = case_id_of(ctx.instance.business_key)
+    case = ctx.session.get(Case, case_id) if case_id is not None else None
+    return case is not None and household_reported(ctx.session, case, ctx.now, instance_id=ctx.instance.id)
