@@ -181,6 +181,14 @@ def take_back(session: Session, engine: Engine, *, user: User, task: HumanTask, 
         if len(rows) != len(ids) or any(r.status != TaskStatus.OPEN for r in rows) \
                 or any(_opened(ctx.session, r) for r in rows):
             raise Conflict("下一环节的办理人已开始办理，不能拿回")
+        # A conditional write on the same rows: on SQLite (no row locks) it takes the database's write lock, so a
+        # claim committed since the read above makes it match fewer rows instead of being overwritten.
+        touched = ctx.session.execute(
+            update(HumanTask).where(HumanTask.id.in_(ids), HumanTask.status == TaskStatus.OPEN,
+                                    HumanTask.claimed_at.is_(None))
+            .values(claimed_at=None).execution_options(synchronize_session=False))
+        if touched.rowcount != len(ids):
+            raise Conflict("下一环节的办理人已开始办理，不能拿回")
 
     with lost_race_is_conflict():
         reopened = return_task(engine, following[0].id, actor=user.username, to=task.element_id, reason=reason,
