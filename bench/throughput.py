@@ -143,6 +143,43 @@ def _measure(port: int, clients: int, instances_per_client: int) -> dict:
     }
 
 
+def _repeat(client: Client, method: str, path: str, body, count: int, latencies: list[float],
+            errors: list[str]) -> None:
+    for _ in range(count):
+        began = time.perf_counter()
+        status, answer = client.call(method, path, body)
+        latencies.append(time.perf_counter() - began)
+        if status not in (200, 201):
+            errors.append(f"{method} {path} {status} {answer}")
+
+
+def server_floors(port: int, clients: int, requests_per_client: int) -> dict:
+    """What the same server does with nothing behind it, with the same clients: `GET /health` (routing, one
+    `SELECT 1`, the JSON answer, the access log; no login) and an authenticated one-row write, `POST
+    /tasks/{id}/comments` (token check, the task read and its authorisation, one INSERT, one COMMIT). A `complete`
+    does all of the second and the engine step on top, so these bound what any `complete` can reach here."""
+    users = ["jd_heping", "jd_anding", "jd_heping_lead", "jd_anding_lead"]
+    logged_in = [_login(port, users[i % len(users)]) for i in range(clients)]
+    task_ids = []
+    for c in logged_in:
+        status, body = c.call("POST", "/api/v1/process-instances", {"process_key": "bench_three_steps"})
+        assert status == 201, body
+        task_ids.append(body["tasks"][0]["id"])
+    figures = {}
+    for name, method, path_of, body in (
+            ("health", "GET", lambda _i: "/health", None),
+            ("comment", "POST", lambda i: f"/api/v1/tasks/{task_ids[i]}/comments", {"text": "压测"})):
+        latencies: list[float] = []
+        errors: list[str] = []
+        seconds = _parallel([(_repeat, (c, method, path_of(i), body, requests_per_client, latencies, errors))
+                             for i, c in enumerate(logged_in)])
+        latencies.sort()
+        figures[name] = {"per_second": len(latencies) / seconds, "p50_ms": statistics.median(latencies) * 1000,
+                         "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000, "errors": len(errors),
+                         "first_error": errors[0] if errors else None}
+    return figures
+
+
 def serve(url: str, port: int, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
     """`jiuzhu serve --port PORT --workers 2` on `url` (migrates, deploys the catalog, writes the demo data), its
     output — gunicorn's access log among it — going to `log_path`; returns once /health answers."""
@@ -205,6 +242,16 @@ def run() -> dict:
                   f"{'; ' + r['first_error'] if r['errors'] else ''})", flush=True)
             print(f"     starts {r['starts_per_second']:.0f}/s; start+complete end to end "
                   f"{r['end_to_end_per_second']:.0f} completions/s", flush=True)
+            # The server's own floor with the same clients: how far a `complete` is from a request doing nothing.
+            sf = server_floors(port, clients, max(50, instances // clients))
+            r["server_floors"] = sf
+            for name, label in (("health", "GET /health (no login, SELECT 1)"),
+                                ("comment", "POST comment (login, task read, 1 INSERT + COMMIT)")):
+                one = sf[name]
+                print(f"     same server, {label}: {rate_ratio(one['per_second'], f.spiff_per_second)}; "
+                      f"p95 {one['p95_ms']:.1f} ms; complete = {r['per_second'] / one['per_second']:.2f} × it"
+                      f"{' (' + str(one['errors']) + ' errors: ' + str(one['first_error']) + ')' if one['errors'] else ''}",
+                      flush=True)
         access_lines = sum(1 for line in log_path.open("rb") if b'"POST /api/v1/tasks/' in line)
         results["access_log_lines_for_complete"] = access_lines
         engine = create_engine(url)

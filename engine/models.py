@@ -247,6 +247,10 @@ class HumanTask(Base):
     next_escalation_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     paused_working_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Whether other people sign this task before it can complete (会签, 加签; the domain sets it when it gives the
+    # task signers, under the instance lock). False lets a completion skip asking for signers at all — the common
+    # case on the hot path — and the completing UPDATE checks it is still False.
+    has_signers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
     def is_overdue(self, now: datetime) -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Executable, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -65,6 +65,8 @@ class StepContext:
     # Audit and outbox rows are buffered and written with one multi-row INSERT each at the end of the step.
     audit_rows: list[dict] = field(default_factory=list)
     event_rows: list[dict] = field(default_factory=list)
+    # Writes whose answer nobody reads (a listener's DELETE of finished drafts): sent with the step's last statement.
+    later_writes: list[Executable] = field(default_factory=list)
     # Run right after the task projection is synced (a return hands the re-opened task to its earlier holder).
     after_sync: list[Callable[[StepContext, BpmnWorkflow], None]] = field(default_factory=list)
 
@@ -80,18 +82,30 @@ class StepContext:
             "detail": detail,
         })
 
+    def write_later(self, statement: Executable) -> None:
+        """Run an INSERT/UPDATE/DELETE at the end of the step, in its transaction, without reading its answer: on
+        PostgreSQL it rides along with the history and outbox INSERT (one round trip for all of them)."""
+        self.later_writes.append(statement)
+
     def write_buffers(self) -> None:
-        # Core inserts on the step's connection: same transaction, same SQL, without the ORM's bulk-insert layer
+        # Core statements on the step's connection: same transaction, same SQL, without the ORM's bulk layer
         # (which costs more CPU per step than the statement itself; no ORM object is wanted back). Nothing pending
         # in the session needs flushing first: the rows point at the instance and tasks, already in the database.
-        if not (self.audit_rows or self.event_rows):
+        later, self.later_writes = self.later_writes, []
+        if not (self.audit_rows or self.event_rows or later):
             return
         connection = self.session.connection()
         if self.audit_rows and self.event_rows and connection.dialect.name == "postgresql":
-            # One round trip instead of two: the audit rows go in a data-modifying CTE of the outbox INSERT.
-            audit = insert(AUDIT_TABLE).values(self.audit_rows).cte("audit_rows")
-            connection.execute(insert(OUTBOX_TABLE).values(self.event_rows).add_cte(audit))
+            # One round trip instead of two or more: the audit rows and the later writes go in data-modifying CTEs
+            # of the outbox INSERT (each sees what the step wrote before; PostgreSQL runs every one of them).
+            statement = insert(OUTBOX_TABLE).values(self.event_rows)
+            statement = statement.add_cte(insert(AUDIT_TABLE).values(self.audit_rows).cte("audit_rows"))
+            for n, write in enumerate(later):
+                statement = statement.add_cte(write.cte(f"later_{n}"))  # type: ignore[attr-defined]
+            connection.execute(statement)
         else:
+            for write in later:
+                connection.execute(write)
             if self.audit_rows:
                 connection.execute(insert(AUDIT_TABLE), self.audit_rows)
             if self.event_rows:

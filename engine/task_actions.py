@@ -36,13 +36,15 @@ class TaskActions(StepKernel):
         outcome: str | None = None,
         prepare: Callable[[StepContext, BpmnWorkflow, Any], None] | None = None,
         on_behalf_of: str | None = None,
+        expect: Mapping[str, Any] | None = None,
     ) -> list[HumanTask]:
         """Complete a task; returns the tasks the step put on desks next.
 
         `prepare(ctx, workflow, spiff_task)` runs inside the same step after the task is known to be open and
         before it completes (e.g. the domain writes a corrected household): a conflict rolls both back.
         `on_behalf_of` names the assignee `actor` stands in for (the domain checked that they may): the task may be
-        held by them, and the history says so.
+        held by them, and the history says so. `expect` names column values the task row must still have as it
+        completes (the domain planned on them before the lock, e.g. `has_signers=False`): otherwise 409.
         """
         task = self._task_or_404(task_id)
         steps: list[StepContext] = []
@@ -58,17 +60,20 @@ class TaskActions(StepKernel):
             # A Core UPDATE on the step's connection: the ORM's bulk-update layer adds CPU and nothing here (the row's
             # object is updated below with set_committed_value; nothing is pending in the session yet).
             holders = [HumanTask.assignee == actor] + ([HumanTask.assignee == on_behalf_of] if on_behalf_of else [])
+            expected = [TASK_TABLE.c[name] == value for name, value in (expect or {}).items()]
             done = cast(CursorResult, ctx.session.connection().execute(
                 update(TASK_TABLE)
                 .where(HumanTask.id == task_id, HumanTask.status == TaskStatus.OPEN,
-                       or_(HumanTask.assignee.is_(None), *holders))
+                       or_(HumanTask.assignee.is_(None), *holders), *expected)
                 .values(**completion)
             ))
             if done.rowcount != 1:
                 current = ctx.session.get(HumanTask, task_id, populate_existing=True)
-                if current is not None and current.status == TaskStatus.OPEN and current.assignee:
+                if current is None or current.status != TaskStatus.OPEN:
+                    raise Conflict("该任务已办结或已取消")
+                if current.assignee and current.assignee not in (actor, on_behalf_of):
                     raise Conflict(f"该任务已由 {current.assignee} 认领，只有认领人可以办理")
-                raise Conflict("该任务已办结或已取消")
+                raise Conflict("该任务刚刚发生变化（如加签），请刷新后重试")
             for name, value in completion.items():
                 set_committed_value(task, name, value)  # the row already says so: no second UPDATE
             if prepare is not None:

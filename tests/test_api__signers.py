@@ -304,3 +304,30 @@ def test_signers__deploy_checks_the_properties(login, bad):
     response = login("designer").post("process-definitions", data=xml, headers=XML)
     assert response.status_code == 422, response.get_json()
     assert "sign" in str(response.get_json())
+
+
+def test_signers__a_completion_planned_without_signers_refuses_when_one_was_added_meanwhile(app, login, engine):
+    """The holder's completion asks nothing about signers when the task has none (`has_signers`); a 加签 committed
+    between that plan and the step must still stop it — the completing UPDATE checks the flag under the lock."""
+    from engine.errors import Conflict
+    from web.extensions import db
+    from workflows.models import User
+    from workflows.tasks.service import TaskService
+
+    instance_id, task_id = plain_task(login)
+    with app.app_context():
+        service = TaskService(db.session, engine, db.session.scalar(select(User).where(User.username == "jd_heping")))
+        planned = service.workable(task_id)  # what the completion read before the lock: no signers
+        assert planned.has_signers is False
+        db.session.expunge(planned)  # keeps what was read: the request below shares this app context's session
+        # Meanwhile a colleague's 加签 commits (another request, another session).
+        added = login("jd_heping").post(f"tasks/{task_id}/add-signers", json={"users": ["jd_heping_lead"],
+                                                                                "where": "before"})
+        assert added.status_code == 200, added.get_json()
+        service.workable = lambda _id: planned  # the stale read, as if the add landed right after it
+        with pytest.raises(Conflict, match="刚刚发生变化"):
+            service.complete(task_id, {"decision": "approve"})
+        db.session.rollback()
+    assert task(login, task_id)["status"] == "open"
+    assert login("jd_heping").post(f"tasks/{task_id}/complete",
+                                   json={"data": {"decision": "approve"}}).status_code == 409  # waits for the signer

@@ -195,14 +195,14 @@ class TaskService:
             return Completion(task, [], awaiting_signers=True)
         # In place: a form's step check adds to the same dict as the step runs (临时救助's joint vote builds `vote`).
         cleaned.update(sign_data)
-        prepare = signers.holder_check(task.id, prepare)
+        prepare, expect = signers.completion_guard(task, prepare)
         decision = cleaned.get("decision")
         # 代理: completing the task of someone the user stands in for; the history says "代 X 办理".
         on_behalf_of = task.assignee if task.assignee and task.assignee != self.user.username else None
         next_tasks = self.engine.complete_task(task.id, actor=self.user.username, data=cleaned,
                                                opinion=cleaned.get("opinion"),
                                                outcome=decision if isinstance(decision, str) else None,
-                                               prepare=prepare, on_behalf_of=on_behalf_of)
+                                               prepare=prepare, on_behalf_of=on_behalf_of, expect=expect)
         return Completion(task, [t for t in next_tasks if access.can_see_task(self.user, t)])
 
     def delegation_answer(self, task: HumanTask) -> AuditEntry | None:

@@ -84,6 +84,7 @@ class SignerListener:
                                            phase=SignPhase.COUNTERSIGN, mode=mode, status=SignerStatus.PENDING,
                                            asked_at=ctx.now if asked else None, created_at=ctx.now))
             if names:
+                row.has_signers = True
                 ctx.emit("task.sign_requested", {"task_id": row.id, "mode": mode.value, "signers": names})
 
 
@@ -130,6 +131,8 @@ def _pending(rows, phase: SignPhase | None = None, asked: bool | None = None) ->
 def completion_plan(session: Session, task: HumanTask) -> tuple[bool, dict]:
     """Before the holder completes: (record only — after-signers will sign —, data to add). Conflict while the
     task waits for signers."""
+    if not task.has_signers:
+        return False, {}  # never had a signer: nothing to ask (the completing UPDATE checks it still has none)
     rows = signers_of(session, task.id)
     if _pending(rows, SignPhase.COUNTERSIGN):
         raise Conflict(f"该环节为{MODE_NAMES[_pending(rows, SignPhase.COUNTERSIGN)[0].mode]}，由签批人签批后自动办结")
@@ -140,6 +143,15 @@ def completion_plan(session: Session, task: HumanTask) -> tuple[bool, dict]:
         raise Conflict("您已提交意见，正在等待后加签人签批")
     extra = {"sign_opinions": opinions(rows)} if any(r.status in ACTED for r in rows) else {}
     return bool(_pending(rows, SignPhase.AFTER, asked=False)), extra
+
+
+def completion_guard(task: HumanTask, prepare):
+    """(prepare, expect) for the holder's completion: a signer added meanwhile (加签 takes the instance lock too)
+    makes it refuse. A task that had none is checked by the completing UPDATE itself (`has_signers` still False),
+    so the common case costs no query; one that has signers counts the pending ones under the lock."""
+    if not task.has_signers:
+        return prepare, {"has_signers": False}
+    return holder_check(task.id, prepare), None
 
 
 def holder_check(task_id: int, prepare):
@@ -294,7 +306,7 @@ class SignerOperations:
             raise Conflict("正在等待后加签人签批，暂不能加签")
 
         def action(ctx: StepContext, _workflow) -> None:
-            _locked_open_task(ctx, task.id)
+            _locked_open_task(ctx, task.id).has_signers = True
             existing = {(r.username, r.phase): r for r in _rows_in_step(ctx, task.id)}
             if any(r.status == SignerStatus.PENDING and r.username in names for r in existing.values()):
                 raise Conflict("加签人已在待签批名单中，请刷新后重试")
