@@ -200,6 +200,8 @@ class HumanTask(Base):
         Index("ix_tasks_agency", "agency", "status", "due_at"),
         Index("ix_tasks_overdue", "status", "due_at"),
         Index("ix_tasks_instance", "instance_id", "status"),
+        # 已办: what a person completed (without it the list reads the whole table: 120 ms at 1,000,000 tasks).
+        Index("ix_tasks_completed_by", "completed_by", "status"),
         # Deadline sweeps and the supervisor's reports read only open tasks: partial indexes stay small while the
         # table grows with history (engine.deadlines, web.api.reports).
         Index("ix_tasks_remind_due", "remind_at", postgresql_where=text(_OPEN_NOT_REMINDED),

@@ -5,10 +5,12 @@ step that later fails is rolled back with it.
 """
 from __future__ import annotations
 
+import functools
 import random
 from datetime import datetime, timedelta
+from typing import NamedTuple, cast
 
-from sqlalchemy import select
+from sqlalchemy import Executable, Table, bindparam, false, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,7 +22,7 @@ from engine.runtime import current_step
 from . import income, subsidy
 from .audit_actions import CaseAction
 from .complaints.process import COMPLAINT_FUNCTIONS
-from .complaints.rules import reported_in_step
+from .complaints.rules import REPORTED, case_in_step, reported_params
 from .linshi_steps import FUNCTIONS as LINSHI_FUNCTIONS
 from .models import SpotCheckTally
 from .sampling import must_visit
@@ -48,46 +50,82 @@ def spot_check_required(district, mandatory, program="dibao") -> bool:
     decision (each program — 低保, 特困 — keeps its own district-month tally)."""
     ctx = current_step()
     session = ctx.session
+    month = ctx.now.astimezone(SHANGHAI).strftime("%Y-%m")
+    params = {"district": district, "program": str(program or "dibao")[:50], "month": month,
+              "instance_id": ctx.instance.id}
     # A reported household's next decision is always visited (投诉举报, workflows.complaints.rules), as an objected
     # case is: an open or founded complaint about it, received before this decision, makes the visit mandatory.
-    mandatory = bool(mandatory) or reported_in_step(ctx)
-    month = ctx.now.astimezone(SHANGHAI).strftime("%Y-%m")
-    program = str(program or "dibao")[:50]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(SpotCheckTally).values(district=district, program=program, month=month, decided=0, visited=0)
-        .on_conflict_do_nothing(index_elements=["district", "program", "month"])
-    )
-    # The row lock makes concurrent selections in one district take turns, so none reads a stale tally.
-    tally = session.scalars(
-        select(SpotCheckTally).where(SpotCheckTally.district == district, SpotCheckTally.program == program,
-                                     SpotCheckTally.month == month)
-        .with_for_update().execution_options(populate_existing=True)
-    ).one()
-    earlier = _earlier_selection(ctx, month)
+    # Asked only when the visit is not mandatory already, with the tally read below.
+    case = None if mandatory else case_in_step(ctx)
+    if case is not None:
+        params.update(reported_params(case, ctx.now, instance_id=ctx.instance.id))
+    if session.autoflush:
+        session.flush()  # what the ORM's autoflush did for these statements: the checks read cases and complaints
+    connection = session.connection()
+    statements = _tally_statements(connection.dialect.name, case is not None)
+    if statements.checks is None:
+        tally_id, decided, visited, earlier, reported = connection.execute(statements.tally, params).one()
+    else:
+        tally_id, decided, visited = connection.execute(statements.tally, params).one()
+        earlier, reported = connection.execute(statements.checks, params).one()
+    mandatory = bool(mandatory) or bool(reported)
     if earlier is not None:
         # A case sent back past its notice reaches the selection again: it is the same decided case, so the
         # tally must not count it twice. It keeps a visit it already had, and gets one if it is now mandatory.
-        visit = bool(earlier.get("visit")) or bool(mandatory)
-        tally.visited += int(visit and not earlier.get("visit"))
+        visit = bool(earlier.get("visit")) or mandatory
+        changed = visit and not earlier.get("visit")
+        visited += int(changed)
     else:
-        visit = must_visit(tally.decided, tally.visited, bool(mandatory), _rng)
-        tally.decided += 1
-        tally.visited += int(visit)
-    ctx.audit(CaseAction.SPOT_CHECK_SELECTED, detail={"visit": visit, "mandatory": bool(mandatory), "month": month,
-                                             "repeat": earlier is not None})
+        visit = must_visit(decided, visited, mandatory, _rng)
+        changed = True
+        decided, visited = decided + 1, visited + int(visit)
+    if changed:
+        connection.execute(_TALLY_UPDATE, {"tally_id": tally_id, "decided": decided, "visited": visited})
+    ctx.audit(CaseAction.SPOT_CHECK_SELECTED, detail={"visit": visit, "mandatory": mandatory, "month": month,
+                                                      "repeat": earlier is not None})
     return visit
 
 
-def _earlier_selection(ctx, month: str) -> dict | None:
-    """This instance's earlier selection in the same month, if it had one."""
-    for detail in ctx.session.scalars(
-        select(AuditEntry.detail).where(AuditEntry.instance_id == ctx.instance.id,
-                                        AuditEntry.action == "spot_check_selected").order_by(AuditEntry.id.desc())
-    ):
-        if detail and detail.get("month") == month:
-            return detail
-    return None
+_TALLY_TABLE = cast(Table, SpotCheckTally.__table__)
+
+
+class _TallyStatements(NamedTuple):
+    tally: Executable  # creates, locks and reads the district-month tally (with the checks on PostgreSQL)
+    checks: Executable | None  # the earlier selection and the complaint check, where they are not in `tally`
+
+
+@functools.cache
+def _tally_statements(dialect: str, reported: bool) -> _TallyStatements:
+    """The selection's statements on bound parameters, built once per dialect (their SQL and cache keys reused).
+
+    The tally statement creates the district-month row if need be, locks it and reads it: the no-op DO UPDATE
+    takes the row lock, so concurrent selections in one district take turns and none reads a stale tally
+    (RETURNING gives the row as locked, i.e. the latest committed counts). The checks: this instance's latest
+    selection in the same month (the step holds the instance row lock, so it cannot change under us), and, for a
+    case not already mandatory, the complaint check."""
+    table = _TALLY_TABLE
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    tally = (insert(table).values(district=bindparam("district"), program=bindparam("program"),
+                                  month=bindparam("month"), decided=0, visited=0)
+             .on_conflict_do_update(index_elements=["district", "program", "month"],
+                                    set_={"decided": table.c.decided})
+             .returning(table.c.id, table.c.decided, table.c.visited))
+    earlier = (select(AuditEntry.detail)
+               .where(AuditEntry.instance_id == bindparam("instance_id"),
+                      AuditEntry.action == CaseAction.SPOT_CHECK_SELECTED.value,
+                      AuditEntry.detail["month"].as_string() == bindparam("month"))
+               .order_by(AuditEntry.id.desc()).limit(1).scalar_subquery())
+    checks = (earlier, REPORTED if reported else false())
+    if dialect == "postgresql":
+        # The checks ride along as subqueries of RETURNING: one round trip in all.
+        return _TallyStatements(tally.returning(*checks), None)
+    # SQLite renders RETURNING without table names, which would misbind the subqueries' columns; in-process, a
+    # second statement costs it no round trip.
+    return _TallyStatements(tally, select(*checks))
+
+
+_TALLY_UPDATE = (update(_TALLY_TABLE).where(_TALLY_TABLE.c.id == bindparam("tally_id"))
+                 .values(decided=bindparam("decided"), visited=bindparam("visited")))
 
 
 def compute_subsidy(household, monthly_income, local_standard, topup_rates=None):

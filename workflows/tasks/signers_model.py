@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, exists
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.audit import register_actions
-from engine.models import Base, HumanTask, IdType, StatusEnum, TaskStatus, UtcDateTime, _enum
+from engine.models import Base, IdType, StatusEnum, UtcDateTime, _enum
 
 
 class SignPhase(StrEnum):
@@ -74,13 +74,14 @@ class TaskSigner(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-def awaiting(username: str):
-    """SQL: an open task waits for `username`'s signature now (their row is asked and pending)."""
-    return exists().where(TaskSigner.task_id == HumanTask.id, TaskSigner.username == username,
-                          TaskSigner.status == SignerStatus.PENDING, TaskSigner.asked_at.is_not(None),
-                          HumanTask.status == TaskStatus.OPEN)
+def awaiting_ids(username: str):
+    """The ids of the tasks waiting for `username`'s signature now (their row is asked and pending);
+    the inbox adds `status = open`. A list of ids, not a correlated EXISTS, so the inbox's OR can use an index."""
+    return select(TaskSigner.task_id).where(TaskSigner.username == username,
+                                            TaskSigner.status == SignerStatus.PENDING,
+                                            TaskSigner.asked_at.is_not(None))
 
 
-def signs_on(username: str):
-    """SQL: `username` is or was a signer of the task (they may see it)."""
-    return exists().where(and_(TaskSigner.task_id == HumanTask.id, TaskSigner.username == username))
+def signed_task_ids(username: str):
+    """The ids of the tasks `username` is or was a signer of (they may see them)."""
+    return select(TaskSigner.task_id).where(TaskSigner.username == username)
