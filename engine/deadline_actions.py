@@ -77,10 +77,7 @@ class DeadlineActions(DeadlineRecords):
         return instance
 
     def _locked_instance(self, instance_id: int) -> ProcessInstance:
-        instance = self.session.scalars(
-            select(ProcessInstance).where(ProcessInstance.id == instance_id)
-            .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
-        ).first()
+        instance = self.session.scalars(ProcessInstance.locked(instance_id)).first()
         if instance is None:
             raise NotFound("流程实例不存在")
         if instance.status != InstanceStatus.RUNNING:

@@ -157,10 +157,7 @@ class Incidents(StepKernel):
         error = describe_error(exc)
         element_id, element_name = failed_element(exc)
         with self._transaction(session):
-            instance = session.scalars(
-                select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
-            ).first()
+            instance = session.scalars(ProcessInstance.locked(instance_id)).first()
             if instance is None:
                 return None
             now = self.now()
@@ -197,10 +194,7 @@ class Incidents(StepKernel):
                 raise NotFound("故障记录不存在")
             if incident.resolved_at is not None:
                 raise Conflict("该故障已处理")
-            instance = session.scalars(
-                select(ProcessInstance).where(ProcessInstance.id == incident.instance_id)
-                .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
-            ).one()
+            instance = session.scalars(ProcessInstance.locked(incident.instance_id)).one()
             if instance.status == InstanceStatus.INCIDENT:
                 _move(instance, InstanceStatus.RUNNING)
                 instance.updated_at = self.now()

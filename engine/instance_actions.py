@@ -67,10 +67,7 @@ def cancel_instance(engine: Engine, instance_id: int, *, actor: str, reason: str
         raise InvalidInput("理由过长", {"reason": [f"不能超过 {MAX_REASON} 个字符"]})
     session = engine.session
     with lost_race_is_conflict(), engine._transaction(session):
-        instance = session.scalars(
-            select(ProcessInstance).where(ProcessInstance.id == instance_id)
-            .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
-        ).first()
+        instance = session.scalars(ProcessInstance.locked(instance_id)).first()
         if instance is None:
             raise NotFound("流程实例不存在")
         if instance.status not in CANCELLABLE:

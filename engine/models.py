@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    select,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -184,6 +185,17 @@ class ProcessInstance(Base):
     definition: Mapped[ProcessDefinition] = relationship(lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
+
+    @classmethod
+    def locked(cls, instance_id: int, *, skip_locked: bool = False):
+        """SELECT the instance under the row lock that serialises steps on it (PostgreSQL; SQLite serialises writers
+        itself). FOR NO KEY UPDATE, not FOR UPDATE: other transactions writing rows that point at the instance
+        (a claim's history entry) take a KEY SHARE lock for the foreign key, which FOR UPDATE would block — a
+        claim holding its task row and waiting for the instance while the step waits for that task row was a
+        deadlock. Two steps still exclude each other; the instance's key never changes."""
+        return (select(cls).where(cls.id == instance_id)
+                .with_for_update(of=cls, key_share=True, skip_locked=skip_locked)
+                .execution_options(populate_existing=True))
 
 
 _OPEN = "status = 'open'"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Executable, Table, insert, select
+from sqlalchemy import Executable, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -175,13 +175,9 @@ class StepKernel(TaskProjection):
         """
         session = self.session
         with self._transaction(session):
-            # FOR UPDATE serialises steps on one instance (PostgreSQL); SQLite serialises writers itself and the
+            # The row lock serialises steps on one instance (PostgreSQL); SQLite serialises writers itself and the
             # version column catches the rest. Sweeps pass skip_locked so workers never queue on one row.
-            instance = session.scalars(
-                select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                .with_for_update(of=ProcessInstance, skip_locked=skip_locked)
-                .execution_options(populate_existing=True)
-            ).first()
+            instance = session.scalars(ProcessInstance.locked(instance_id, skip_locked=skip_locked)).first()
             if instance is None:
                 if skip_locked:
                     return None

@@ -153,6 +153,25 @@ def test_operations__take_back_races_the_claim(app, login):
             assert state["status"] == "open" and state["assignee"] == "jd_heping2"
 
 
+
+def test_operations__a_claim_racing_a_completion_never_answers_500(app, login):
+    """One clerk claims the open task while a colleague completes it unclaimed: exactly one wins, the other gets
+    409. (On PostgreSQL the claim's history row checks its foreign key to the instance, which the completing step
+    holds; with a FOR UPDATE lock on the instance that was a deadlock and a 500.)"""
+    add_user(app, "jd_heping2", "和平街道 王强", "street_clerk", "和平街道")
+    for _ in range(4):
+        case = Dibao(login)
+        task = case.open_task("accept", "jd_heping")
+        results = race(app, {"claim": (login("jd_heping2"), f"tasks/{task['id']}/claim", {}),
+                             "complete": (login("jd_heping"), f"tasks/{task['id']}/complete",
+                                          {"data": {"decision": "accept", "opinion": "材料齐全"}})})
+        assert sorted(results.values()) == [200, 409], results
+        state = login("admin").get(f"tasks/{task['id']}").get_json()
+        if results["complete"] == 200:
+            assert state["status"] == "completed" and state["completed_by"] == "jd_heping"
+        else:
+            assert state["status"] == "open" and state["assignee"] == "jd_heping2"
+
 # -- 撤回 --------------------------------------------------------------------------------------------------------
 def test_operations__withdraw_before_the_decision(app, login):
     case = Dibao(login)
