@@ -92,14 +92,14 @@ def spiff_floor(xml: str | None = None, *, instances: int = 150, seconds: float 
 
 
 # -- PostgreSQL commit floor --------------------------------------------------------------------------------------
-def _psycopg_dsn(url: str) -> str:
+def psycopg_dsn(url: str) -> str:
     parsed = make_url(url)
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def pg_commit_floor(url: str, *, connections: int = 1, seconds: float = 1.5) -> tuple[float, float]:
     """(commits per second, mean ms per commit): single-row INSERT + COMMIT over TCP with psycopg 3."""
-    dsn = _psycopg_dsn(url)
+    dsn = psycopg_dsn(url)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_commit_floor "
                      "(id bigserial PRIMARY KEY, at timestamptz NOT NULL, note text)")

@@ -18,16 +18,22 @@ import cProfile
 import logging
 import os
 import pstats
+import re
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bench.dibao_cases import Case, FlaskApi, logins
-from bench.floors import floors, fresh_database, rate_ratio
+from bench.floors import floors, fresh_database, psycopg_dsn, rate_ratio
 from engine.models import ProcessInstance
 from engine.scripting import make_script_engine
 from engine.serialization import dump_state, load_state
@@ -40,6 +46,8 @@ from workflows.demo import seed
 from workflows.functions import FUNCTIONS
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/jiuzhu_bench_timer"
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP_LOG = re.compile(r"sweeps: \{.*'timers': (\d+)")
 CLOCK_START = "2026-03-02T09:00:00+08:00"
 COLUMNS = ("definition_id, process_key, status, state, version, waiting, district, street, community, started_by, "
            "created_at, updated_at, next_timer_at, due_at, time_limit_days, time_limit_max_days")
@@ -47,12 +55,75 @@ COLUMNS = ("definition_id, process_key, status, state, version, waiting, distric
 
 def _copy_instance(instance_id: int, copies: int) -> None:
     with db.engine.begin() as conn:
-        columns = [c.strip() for c in COLUMNS.split(",")
-                   if c.strip() in {col.name for col in ProcessInstance.__table__.columns}]
-        names = ", ".join(columns)
+        names = ", ".join(_columns())
         conn.execute(text(f"INSERT INTO process_instances ({names}) SELECT {names} FROM process_instances, "
                           "generate_series(1, :n) WHERE id = :id"), {"n": copies, "id": instance_id})
         conn.execute(text("ANALYZE process_instances"))
+
+
+def _keep_template(instance_id: int) -> int:
+    """A cancelled copy of the waiting instance (no sweep looks at it), for the worker phase's own copies."""
+    names = ", ".join(_columns())
+    picked = ", ".join("'cancelled'" if n == "status" else n for n in _columns())
+    with db.engine.begin() as conn:
+        return conn.execute(text(f"INSERT INTO process_instances ({names}) SELECT {picked} FROM process_instances "
+                                 "WHERE id = :id RETURNING id"), {"id": instance_id}).scalar_one()
+
+
+def _columns() -> list[str]:
+    return [c.strip() for c in COLUMNS.split(",") if c.strip() in {col.name for col in ProcessInstance.__table__.columns}]
+
+
+def _due_left(url: str) -> int:
+    with psycopg.connect(psycopg_dsn(url), autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM process_instances WHERE status = 'running' "
+                            "AND next_timer_at IS NOT NULL").fetchone()[0]
+
+
+def workers_phase(url: str, template_id: int, total: int, workers: int) -> dict:
+    """`workers` real `jiuzhu worker` processes (what production runs; sweeping every second) fire `total` due
+    copies of the waiting instance, inserted in one statement once every worker is up; timed until none is left.
+    All in one district, so every selection takes the same tally row lock in turn: the worst case for scaling."""
+    folder = Path(tempfile.mkdtemp(prefix="jiuzhu-bench-workers-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIUZHU_", "DATABASE_URL", "PORT"))}
+    env.update({"DATABASE_URL": url, "JIUZHU_INSTANCE_PATH": str(folder / "instance"), "JIUZHU_CLOCK": "simulated",
+                "JIUZHU_CLOCK_START": CLOCK_START, "JIUZHU_SWEEP_SECONDS": "1", "SECRET_KEY": "bench",
+                "JIUZHU_ENV": "development", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
+    logs = [folder / f"worker{i}.log" for i in range(workers)]
+    procs = [subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], cwd=ROOT, env=env,
+                              stdout=log.open("wb"), stderr=subprocess.STDOUT) for log in logs]
+    try:
+        deadline = time.monotonic() + 120
+        while not all("sweeps" in log.read_text(errors="replace") or "worker" in log.read_text(errors="replace")
+                      for log in logs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"a worker did not start; see {folder}")
+            time.sleep(0.2)
+        time.sleep(1.5)  # past their first (empty) sweep
+        names = ", ".join(_columns())
+        picked = ", ".join("'running'" if n == "status" else n for n in _columns())
+        with psycopg.connect(psycopg_dsn(url), autocommit=True) as conn:
+            conn.execute(f"INSERT INTO process_instances ({names}) SELECT {picked} FROM process_instances, "
+                         "generate_series(1, %s) WHERE id = %s", (total, template_id))
+        began = time.perf_counter()
+        left = total
+        while left and time.perf_counter() - began < 1800:
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"a worker exited; see {folder}")
+            time.sleep(0.2)
+            left = _due_left(url)
+        seconds = time.perf_counter() - began
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    per_worker = [sum(int(n) for n in SWEEP_LOG.findall(log.read_text(errors="replace"))) for log in logs]
+    return {"workers": workers, "instances": total, "seconds": seconds, "per_second": (total - left) / seconds,
+            "left": left, "fired_per_worker": per_worker}
 
 
 def floor_of_fire(app, instance_id: int, repeat: int) -> float:
@@ -100,6 +171,7 @@ def run() -> dict:
         assert instance is not None and instance.next_timer_at is not None, "the case is not waiting on its notice"
         db.session.rollback()
         _copy_instance(case.instance_id, total - 1)
+        template = _keep_template(case.instance_id)
         advance_simulated_clock(timedelta(days=8))
         db.session.commit()
     floor = floor_of_fire(app, case.instance_id, int(os.environ.get("BENCH_TIMER_FLOOR_REPEAT", "300")))
@@ -129,6 +201,15 @@ def run() -> dict:
     print(f"   fired {fired:,} notice timers in {seconds:.1f} s: {rate_ratio(per_second, floor, 'floor of the same fire')}"
           f" — {per_second / 500:.2f} × the 500/s target; {per_second / f.spiff_per_second:.2f} × the three-step "
           f"floor; {audit:,} timer_fired entries, {left} still waiting, {incidents} incidents", flush=True)
-    return {"instances": total, "fired": fired, "seconds": seconds, "per_second": per_second,
-            "floor_of_same_fire_per_second": floor, "ratio_to_floor": per_second / floor,
-            "timer_fired_entries": audit, "still_waiting": left, "incidents": incidents}
+    figures = {"instances": total, "fired": fired, "seconds": seconds, "per_second": per_second,
+               "floor_of_same_fire_per_second": floor, "ratio_to_floor": per_second / floor,
+               "timer_fired_entries": audit, "still_waiting": left, "incidents": incidents, "workers": []}
+    # Scale-out: as many due timers again, fired by real `jiuzhu worker` processes side by side.
+    for count in [int(n) for n in os.environ.get("BENCH_TIMER_WORKERS", "1,2").split(",") if n.strip()]:
+        w = workers_phase(url, template, total, count)
+        figures["workers"].append(w)
+        print(f"   {count} `jiuzhu worker` process(es) (sweeping each second): {total - w['left']:,} fired in "
+              f"{w['seconds']:.1f} s: {rate_ratio(w['per_second'], floor, 'floor of the same fire')} — "
+              f"{w['per_second'] / 500:.2f} × the 500/s target; per worker {w['fired_per_worker']}"
+              f"{'; ' + str(w['left']) + ' left unfired' if w['left'] else ''}", flush=True)
+    return figures

@@ -46,8 +46,9 @@ class EventDelivery(Incidents):
 
         self.step(instance_id, actor, "message", action)
 
-    def fire_timers(self, instance_id: int, *, skip_locked: bool = False) -> bool:
-        """Run an instance's due timers; with `skip_locked`, an instance another worker holds is left alone.
+    def fire_timers(self, instance_id: int, *, skip_locked: bool = False, due_by: datetime | None = None) -> bool:
+        """Run an instance's due timers; with `skip_locked`, an instance another worker holds is left alone, and
+        with `due_by` one whose timer is no longer due by then (another worker fired it) is skipped at the lock.
 
         Returns whether the instance was stepped.
         """
@@ -65,7 +66,8 @@ class EventDelivery(Incidents):
             workflow.do_engine_steps()
 
         try:
-            return self.step(instance_id, "system", "timer", action, skip_locked=skip_locked) is not None
+            return self.step(instance_id, "system", "timer", action, skip_locked=skip_locked,
+                             timer_due_by=due_by) is not None
         except NothingDue:
             return False
 
@@ -90,7 +92,9 @@ class EventDelivery(Incidents):
             if should_stop is not None and should_stop():
                 break
             try:
-                if self.fire_timers(instance_id, skip_locked=True):
+                # Workers sweeping side by side walk the same due list: each skips, at the lock and without
+                # restoring it, what another holds or has fired already.
+                if self.fire_timers(instance_id, skip_locked=True, due_by=now):
                     handled += 1
             except StaleState:
                 continue  # another worker stepped it first

@@ -187,13 +187,16 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": version}
 
     @classmethod
-    def locked(cls, instance_id: int, *, skip_locked: bool = False):
+    def locked(cls, instance_id: int, *, skip_locked: bool = False, timer_due_by: datetime | None = None):
         """SELECT the instance under the row lock that serialises steps on it (PostgreSQL; SQLite serialises writers
         itself). FOR NO KEY UPDATE, not FOR UPDATE: other transactions writing rows that point at the instance
         (a claim's history entry) take a KEY SHARE lock for the foreign key, which FOR UPDATE would block — a
         claim holding its task row and waiting for the instance while the step waits for that task row was a
-        deadlock. Two steps still exclude each other; the instance's key never changes."""
-        return (select(cls).where(cls.id == instance_id)
+        deadlock. Two steps still exclude each other; the instance's key never changes. With `timer_due_by`, only
+        an instance with a timer due by then: a sweep skips one another worker fired meanwhile without restoring
+        it."""
+        due = [cls.next_timer_at <= timer_due_by] if timer_due_by is not None else []
+        return (select(cls).where(cls.id == instance_id, *due)
                 .with_for_update(of=cls, key_share=True, skip_locked=skip_locked)
                 .execution_options(populate_existing=True))
 

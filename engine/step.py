@@ -167,17 +167,18 @@ class StepKernel(TaskProjection):
             raise
 
     def step(self, instance_id: int, actor: str | None, action_name: str, action: Action, *,
-             skip_locked: bool = False) -> ProcessInstance | None:
+             skip_locked: bool = False, timer_due_by: datetime | None = None) -> ProcessInstance | None:
         """Apply `action(ctx, workflow)` to a running instance as one step, under its row lock.
 
-        Returns the instance; None only with `skip_locked`, when the row is locked by another worker, gone or no
-        longer running (a sweep then leaves it alone).
+        Returns the instance; None only with `skip_locked`, when the row is locked by another worker, gone, no
+        longer running or (with `timer_due_by`) has no timer due by then any more (a sweep then leaves it alone).
         """
         session = self.session
         with self._transaction(session):
             # The row lock serialises steps on one instance (PostgreSQL); SQLite serialises writers itself and the
             # version column catches the rest. Sweeps pass skip_locked so workers never queue on one row.
-            instance = session.scalars(ProcessInstance.locked(instance_id, skip_locked=skip_locked)).first()
+            instance = session.scalars(ProcessInstance.locked(instance_id, skip_locked=skip_locked,
+                                                              timer_due_by=timer_due_by)).first()
             if instance is None:
                 if skip_locked:
                     return None
