@@ -18,10 +18,6 @@ import cProfile
 import logging
 import os
 import pstats
-import re
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from bench.dibao_cases import Case, FlaskApi, logins
 from bench.floors import floors, fresh_database, psycopg_dsn, rate_ratio
+from bench.workers import fired_per_worker, running_workers
 from engine.models import ProcessInstance
 from engine.scripting import make_script_engine
 from engine.serialization import dump_state, load_state
@@ -46,8 +43,6 @@ from workflows.demo import seed
 from workflows.functions import FUNCTIONS
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/jiuzhu_bench_timer"
-ROOT = Path(__file__).resolve().parents[1]
-SWEEP_LOG = re.compile(r"sweeps: \{.*'timers': (\d+)")
 CLOCK_START = "2026-03-02T09:00:00+08:00"
 COLUMNS = ("definition_id, process_key, status, state, version, waiting, district, street, community, started_by, "
            "created_at, updated_at, next_timer_at, due_at, time_limit_days, time_limit_max_days")
@@ -85,14 +80,7 @@ def workers_phase(url: str, template_id: int, total: int, workers: int) -> dict:
     copies of the waiting instance, inserted in one statement once every worker is up; timed until none is left.
     All in one district, so every selection takes the same tally row lock in turn: the worst case for scaling."""
     folder = Path(tempfile.mkdtemp(prefix="jiuzhu-bench-workers-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIUZHU_", "DATABASE_URL", "PORT"))}
-    env.update({"DATABASE_URL": url, "JIUZHU_INSTANCE_PATH": str(folder / "instance"), "JIUZHU_CLOCK": "simulated",
-                "JIUZHU_CLOCK_START": CLOCK_START, "JIUZHU_SWEEP_SECONDS": "1", "SECRET_KEY": "bench",
-                "JIUZHU_ENV": "development", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
-    logs = [folder / f"worker{i}.log" for i in range(workers)]
-    procs = [subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], cwd=ROOT, env=env,
-                              stdout=log.open("wb"), stderr=subprocess.STDOUT) for log in logs]
-    try:
+    with running_workers(url, workers, folder, CLOCK_START) as (procs, logs):
         deadline = time.monotonic() + 120
         while not all("sweeps" in log.read_text(errors="replace") or "worker" in log.read_text(errors="replace")
                       for log in logs):
@@ -113,15 +101,7 @@ def workers_phase(url: str, template_id: int, total: int, workers: int) -> dict:
             time.sleep(0.2)
             left = _due_left(url)
         seconds = time.perf_counter() - began
-    finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    per_worker = [sum(int(n) for n in SWEEP_LOG.findall(log.read_text(errors="replace"))) for log in logs]
+    per_worker = fired_per_worker(logs)
     return {"workers": workers, "instances": total, "seconds": seconds, "per_second": (total - left) / seconds,
             "left": left, "fired_per_worker": per_worker}
 

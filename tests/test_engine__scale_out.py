@@ -7,18 +7,13 @@ SQLite has one writer and no row locks: the scenario means nothing there, so the
 """
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, text
 
+from bench.workers import fired_per_worker, running_workers
 from engine.deploy import deploy
 from engine.models import ProcessInstance
 from tests.bpmn_samples import HEADER
@@ -27,7 +22,6 @@ from web.extensions import db as database
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 INSTANCES = 5000
 WORKERS = 3
 KEY = "scale_out_timer"
@@ -41,16 +35,6 @@ XML = (HEADER.format(key=KEY) + f'<bpmn:process id="{KEY}" name="等一小时" i
        '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="after" />'
        '<bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end" />'
        "</bpmn:process></bpmn:definitions>")
-SWEEP_LOG = re.compile(r"sweeps: \{.*'timers': (\d+)")
-
-
-def _worker_environment(url: str, tmp_path: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIUZHU_", "DATABASE_URL", "PORT"))}
-    env.update({"DATABASE_URL": url, "JIUZHU_INSTANCE_PATH": str(tmp_path / "instance"), "JIUZHU_CLOCK": "simulated",
-                "JIUZHU_CLOCK_START": "2026-03-02T09:00:00+08:00", "JIUZHU_SWEEP_SECONDS": "1",
-                "SECRET_KEY": "scale-out-test", "JIUZHU_ENV": "development", "PYTHONPATH": str(ROOT),
-                "PYTHONUNBUFFERED": "1"})
-    return env
 
 
 def _due_left(app) -> int:
@@ -83,25 +67,12 @@ def test_engine__three_workers_fire_5000_due_timers_exactly_once(app, db, databa
         database.session.remove()
     assert _due_left(app) == INSTANCES
 
-    env = _worker_environment(database_url, tmp_path)
-    logs = [tmp_path / f"worker{i}.log" for i in range(WORKERS)]
-    workers = [subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], cwd=ROOT, env=env,
-                                stdout=log.open("wb"), stderr=subprocess.STDOUT) for log in logs]
-    try:
+    with running_workers(database_url, WORKERS, tmp_path, "2026-03-02T09:00:00+08:00") as (workers, logs):
         deadline = time.monotonic() + 900
         while _due_left(app) and time.monotonic() < deadline:
             assert all(w.poll() is None for w in workers), [log.read_text()[-2000:] for log in logs]
             time.sleep(1)
         time.sleep(2)  # a sweep that found the last rows already fired returns: nothing more may happen
-    finally:
-        for w in workers:
-            w.send_signal(signal.SIGTERM)
-        for w in workers:
-            try:
-                w.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                w.kill()
-                w.wait()
 
     assert _due_left(app) == 0, "timers left unfired"
     with app.app_context():
@@ -120,6 +91,6 @@ def test_engine__three_workers_fire_5000_due_timers_exactly_once(app, db, databa
     assert len(tasks_per_instance) == INSTANCES and set(tasks_per_instance.values()) == {1}
     assert incidents == 0
     # Each worker logs what its sweeps did: together exactly the 5,000 fires, shared among more than one worker.
-    per_worker = [sum(int(n) for n in SWEEP_LOG.findall(log.read_text(errors="replace"))) for log in logs]
+    per_worker = fired_per_worker(logs)
     assert sum(per_worker) == INSTANCES, per_worker
     assert sum(1 for n in per_worker if n) >= 2, per_worker
