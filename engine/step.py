@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Protocol, cast
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Executable, Table, insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.dml import UpdateBase
 
 from .audit import AuditAction
 from .errors import Conflict, InvalidInput, NotFound, ScriptError, StaleState
@@ -66,7 +67,7 @@ class StepContext:
     audit_rows: list[dict] = field(default_factory=list)
     event_rows: list[dict] = field(default_factory=list)
     # Writes whose answer nobody reads (a listener's DELETE of finished drafts): sent with the step's last statement.
-    later_writes: list[Executable] = field(default_factory=list)
+    later_writes: list[UpdateBase] = field(default_factory=list)
     # Run right after the task projection is synced (a return hands the re-opened task to its earlier holder).
     after_sync: list[Callable[[StepContext, BpmnWorkflow], None]] = field(default_factory=list)
 
@@ -82,18 +83,22 @@ class StepContext:
             "detail": detail,
         })
 
-    def write_later(self, statement: Executable) -> None:
+    def write_later(self, statement: UpdateBase) -> None:
         """Run an INSERT/UPDATE/DELETE at the end of the step, in its transaction, without reading its answer: on
         PostgreSQL it rides along with the history and outbox INSERT (one round trip for all of them)."""
         self.later_writes.append(statement)
 
     def write_buffers(self) -> None:
         # Core statements on the step's connection: same transaction, same SQL, without the ORM's bulk layer
-        # (which costs more CPU per step than the statement itself; no ORM object is wanted back). Nothing pending
-        # in the session needs flushing first: the rows point at the instance and tasks, already in the database.
+        # (which costs more CPU per step than the statement itself; no ORM object is wanted back). The history and
+        # outbox rows need nothing flushed first (they point at the instance and tasks, already in the database);
+        # a later write may read what the step changed in the session (a task a signer just completed), so then
+        # the session is flushed first — the instance's UPDATE goes a statement earlier, not one more.
         later, self.later_writes = self.later_writes, []
         if not (self.audit_rows or self.event_rows or later):
             return
+        if later:
+            self.session.flush()
         connection = self.session.connection()
         if self.audit_rows and self.event_rows and connection.dialect.name == "postgresql":
             # One round trip instead of two or more: the audit rows and the later writes go in data-modifying CTEs
@@ -101,7 +106,7 @@ class StepContext:
             statement = insert(OUTBOX_TABLE).values(self.event_rows)
             statement = statement.add_cte(insert(AUDIT_TABLE).values(self.audit_rows).cte("audit_rows"))
             for n, write in enumerate(later):
-                statement = statement.add_cte(write.cte(f"later_{n}"))  # type: ignore[attr-defined]
+                statement = statement.add_cte(write.cte(f"later_{n}"))
             connection.execute(statement)
         else:
             for write in later:

@@ -331,3 +331,34 @@ def test_signers__a_completion_planned_without_signers_refuses_when_one_was_adde
     assert task(login, task_id)["status"] == "open"
     assert login("jd_heping").post(f"tasks/{task_id}/complete",
                                    json={"data": {"decision": "approve"}}).status_code == 409  # waits for the signer
+
+
+def test_signers__the_draft_of_a_task_the_signers_completed_is_dropped(app, login):
+    """A draft lives as long as its task is open — also when the last signer's agreement closes the task and the
+    flow ends with it (the drafts' DELETE runs at the end of the step and must see the task closed)."""
+    from datetime import UTC, datetime
+
+    from web.extensions import db
+    from workflows.models import TaskDraft
+
+    key = "sign_then_end"
+    xml = (countersign_task(key, "all", "jd_heping_lead")
+           .replace('<bpmn:sequenceFlow id="f2" sourceRef="countersign" targetRef="decided" />',
+                    '<bpmn:sequenceFlow id="f2" sourceRef="countersign" targetRef="end" />'))
+    xml = xml[:xml.index('<bpmn:exclusiveGateway')] + '<bpmn:endEvent id="end" />' + \
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="countersign" />' + \
+        '<bpmn:sequenceFlow id="f2" sourceRef="countersign" targetRef="end" /></bpmn:process></bpmn:definitions>'
+    deploy(login, xml)
+    instance_id = start(login, key)
+    task_id = open_tasks(login, instance_id)["countersign"]["id"]
+    with app.app_context():
+        db.session.add(TaskDraft(task_id=task_id, data={"opinion": "草稿"}, saved_by="jd_heping",
+                                 saved_at=datetime.now(UTC)))
+        db.session.commit()
+        db.session.remove()
+    signed = sign(login, "jd_heping_lead", task_id, "agree", "同意")
+    assert signed.status_code == 200 and signed.get_json()["status"] == "completed", signed.get_json()
+    assert task(login, task_id)["status"] == "completed"
+    with app.app_context():
+        assert db.session.scalars(select(TaskDraft.task_id).where(TaskDraft.task_id == task_id)).all() == []
+        db.session.remove()

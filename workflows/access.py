@@ -121,15 +121,11 @@ def group_tasks_filter(user: User):
 def visible_tasks_filter(user: User):
     # Every arm of this OR (and of the inbox's, workflows.tasks.inbox) must be one an index can answer: with one
     # that is not, PostgreSQL reads every open task and filters (0.5 s at 1,000,000 tasks, bench/overdue.py).
-    return or_(HumanTask.assignee == user.username, listed_in(HumanTask.assignee, absentees_query(user.username)),
-               task_scope_filter(user), listed_in(HumanTask.id, signed_task_ids(user.username)))
-
-
-def signed_task_ids(username: str):
-    """The tasks `username` is or was a signer of (会签/加签, workflows.tasks.signers): they may see them."""
     from .tasks.signers_model import signed_task_ids  # here: workflows.tasks imports this module
 
-    return signed_task_ids(username)
+    # 会签/加签: a task the user is or was a signer of is visible to them.
+    return or_(HumanTask.assignee == user.username, listed_in(HumanTask.assignee, absentees_query(user.username)),
+               task_scope_filter(user), listed_in(HumanTask.id, signed_task_ids(user.username)))
 
 
 class listed_in(ColumnElement[bool]):  # noqa: N801 - used like a function, as SQLAlchemy's own constructs are

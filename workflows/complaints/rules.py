@@ -60,10 +60,3 @@ def case_in_step(ctx) -> Case | None:
     """The case whose instance runs the step (business key "case:<id>"); None for any other instance."""
     case_id = case_id_of(ctx.instance.business_key)
     return ctx.session.get(Case, case_id) if case_id is not None else None
-
-
-def reported_in_step(ctx) -> bool:
-    """household_reported for the case whose instance runs the step (business key "case:<id>"); False for any
-    other instance."""
-    case = case_in_step(ctx)
-    return case is not None and household_reported(ctx.session, case, ctx.now, instance_id=ctx.instance.id)
