@@ -39,7 +39,7 @@ from web.extensions import db
 from workflows.agencies import DEMO_AGENCIES
 from workflows.demo import seed
 from workflows.models import User
-from workflows.tasks.inbox import task_conditions
+from workflows.tasks.inbox import by_due, task_conditions
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/jiuzhu_bench"
 NOW = datetime.fromisoformat("2026-06-15T10:00:00+08:00")  # a Monday
@@ -167,10 +167,7 @@ def _load(conn, tasks: int, definition_id: int) -> None:
                h.completed_at, NULL, h.created_at
         FROM human_tasks h WHERE h.id % 500 = 0
     """), {"reviewer": REVIEWER})
-    has_signers = conn.scalar(text("SELECT count(*) FROM information_schema.columns "
-                                   "WHERE table_name = 'human_tasks' AND column_name = 'has_signers'"))
-    if has_signers:
-        conn.execute(text("UPDATE human_tasks SET has_signers = true WHERE id IN (SELECT task_id FROM task_signers)"))
+    conn.execute(text("UPDATE human_tasks SET has_signers = true WHERE id IN (SELECT task_id FROM task_signers)"))
     # 代理: the street reviewer stands in for one colleague now; 40 more arrangements between other users ended.
     conn.execute(text("""
         INSERT INTO substitutes (username, substitute, starts_at, ends_at, created_at)
@@ -319,7 +316,7 @@ def _inbox(app, client, users: dict, repeat: int, floor_p50: float) -> dict:
     with app.app_context():
         reviewer = db.session.scalar(select(User).where(User.username == REVIEWER))
         statement = (select(HumanTask).where(and_(*task_conditions(reviewer, view="todo", status="open")))
-                     .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id).limit(100))
+                     .order_by(*by_due()).limit(100))
         sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
         plan = db.session.execute(text("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + sql)).scalars().all()
         db.session.remove()

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from bench.dibao_cases import Case, FlaskApi, logins
 from bench.floors import floors, fresh_database, psycopg_dsn, rate_ratio
-from bench.workers import fired_per_worker, running_workers
+from bench.workers import fired_per_worker, running_workers, wait_until_started
 from engine.models import ProcessInstance
 from engine.scripting import make_script_engine
 from engine.serialization import dump_state, load_state
@@ -48,25 +48,24 @@ COLUMNS = ("definition_id, process_key, status, state, version, waiting, distric
            "created_at, updated_at, next_timer_at, due_at, time_limit_days, time_limit_max_days")
 
 
+def _copies_sql(status: str | None = None) -> str:
+    """INSERT … SELECT of `:n` copies of instance `:id` (its columns as they are, or with another `status`)."""
+    columns = [c.strip() for c in COLUMNS.split(",") if c.strip() in {col.name for col in ProcessInstance.__table__.columns}]
+    picked = ", ".join(f"'{status}'" if status and n == "status" else n for n in columns)
+    return (f"INSERT INTO process_instances ({', '.join(columns)}) SELECT {picked} FROM process_instances, "
+            "generate_series(1, :n) WHERE id = :id")
+
+
 def _copy_instance(instance_id: int, copies: int) -> None:
     with db.engine.begin() as conn:
-        names = ", ".join(_columns())
-        conn.execute(text(f"INSERT INTO process_instances ({names}) SELECT {names} FROM process_instances, "
-                          "generate_series(1, :n) WHERE id = :id"), {"n": copies, "id": instance_id})
+        conn.execute(text(_copies_sql()), {"n": copies, "id": instance_id})
         conn.execute(text("ANALYZE process_instances"))
 
 
 def _keep_template(instance_id: int) -> int:
     """A cancelled copy of the waiting instance (no sweep looks at it), for the worker phase's own copies."""
-    names = ", ".join(_columns())
-    picked = ", ".join("'cancelled'" if n == "status" else n for n in _columns())
     with db.engine.begin() as conn:
-        return conn.execute(text(f"INSERT INTO process_instances ({names}) SELECT {picked} FROM process_instances "
-                                 "WHERE id = :id RETURNING id"), {"id": instance_id}).scalar_one()
-
-
-def _columns() -> list[str]:
-    return [c.strip() for c in COLUMNS.split(",") if c.strip() in {col.name for col in ProcessInstance.__table__.columns}]
+        return conn.execute(text(_copies_sql("cancelled") + " RETURNING id"), {"n": 1, "id": instance_id}).scalar_one()
 
 
 def _due_left(url: str) -> int:
@@ -81,18 +80,10 @@ def workers_phase(url: str, template_id: int, total: int, workers: int) -> dict:
     All in one district, so every selection takes the same tally row lock in turn: the worst case for scaling."""
     folder = Path(tempfile.mkdtemp(prefix="jiuzhu-bench-workers-"))
     with running_workers(url, workers, folder, CLOCK_START) as (procs, logs):
-        deadline = time.monotonic() + 120
-        while not all("sweeps" in log.read_text(errors="replace") or "worker" in log.read_text(errors="replace")
-                      for log in logs):
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"a worker did not start; see {folder}")
-            time.sleep(0.2)
+        wait_until_started(procs, logs)
         time.sleep(1.5)  # past their first (empty) sweep
-        names = ", ".join(_columns())
-        picked = ", ".join("'running'" if n == "status" else n for n in _columns())
-        with psycopg.connect(psycopg_dsn(url), autocommit=True) as conn:
-            conn.execute(f"INSERT INTO process_instances ({names}) SELECT {picked} FROM process_instances, "
-                         "generate_series(1, %s) WHERE id = %s", (total, template_id))
+        with db.engine.begin() as conn:
+            conn.execute(text(_copies_sql("running")), {"n": total, "id": template_id})
         began = time.perf_counter()
         left = total
         while left and time.perf_counter() - began < 1800:
@@ -186,7 +177,8 @@ def run() -> dict:
                "timer_fired_entries": audit, "still_waiting": left, "incidents": incidents, "workers": []}
     # Scale-out: as many due timers again, fired by real `jiuzhu worker` processes side by side.
     for count in [int(n) for n in os.environ.get("BENCH_TIMER_WORKERS", "1,2").split(",") if n.strip()]:
-        w = workers_phase(url, template, total, count)
+        with app.app_context():
+            w = workers_phase(url, template, total, count)
         figures["workers"].append(w)
         print(f"   {count} `jiuzhu worker` process(es) (sweeping each second): {total - w['left']:,} fired in "
               f"{w['seconds']:.1f} s: {rate_ratio(w['per_second'], floor, 'floor of the same fire')} — "

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # A worker logs "sweeps: {...}" after a tick that handled something; its 'timers' figure is what it fired.
 SWEEP_LOG = re.compile(r"sweeps: \{.*'timers': (\d+)")
+STARTED = "后台任务进程已启动"  # what `jiuzhu worker` prints once its scheduler runs (web/cli.py)
 
 
 def worker_environment(url: str, folder: Path, clock_start: str) -> dict:
@@ -44,6 +46,15 @@ def running_workers(url: str, count: int, folder: Path, clock_start: str) -> Ite
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def wait_until_started(procs: list, logs: list[Path], seconds: float = 120) -> None:
+    """Until every worker has printed its start line; RuntimeError if one exits or the time runs out."""
+    deadline = time.monotonic() + seconds
+    while not all(STARTED in log.read_text(errors="replace") for log in logs):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise RuntimeError(f"a worker did not start; see {logs[0].parent}")
+        time.sleep(0.2)
 
 
 def fired_per_worker(logs: list[Path]) -> list[int]:

@@ -18,7 +18,7 @@ from workflows.listener import case_id_of
 from workflows.models import Attachment, Case, TaskDraft
 from workflows.tasks import TaskService
 from workflows.tasks.household import masked_members, members_on_file
-from workflows.tasks.inbox import task_conditions
+from workflows.tasks.inbox import by_due, task_conditions
 
 from ..auth import current_user
 from ..downloads import attachment_folder, send_attachment
@@ -165,7 +165,7 @@ def index():
     if q["process_instance_id"] is not None:
         conditions.append(HumanTask.instance_id == q["process_instance_id"])
     order = {
-        "due_at": [HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id],
+        "due_at": by_due(),
         "created_at": [HumanTask.created_at, HumanTask.id],
         "-created_at": [HumanTask.created_at.desc(), HumanTask.id.desc()],
     }[q["sort"]]

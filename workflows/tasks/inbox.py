@@ -43,6 +43,11 @@ def mine_filter(user: User):
                and_(HumanTask.status == TaskStatus.OPEN, access.listed_in(HumanTask.id, awaiting_ids(user.username))))
 
 
+def by_due() -> list:
+    """The inbox's default order: soonest due first, tasks without a due time last, then by id (stable pages)."""
+    return [HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id]
+
+
 def task_conditions(user: User, *, view: str = "all", status: str = "open", overdue: bool = False,
                     now: datetime | None = None) -> list:
     """WHERE conditions for one inbox list."""
